@@ -1,0 +1,37 @@
+# One command to run Shepherd, one to test it. `make test` builds .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: test test-fast test-slow bench lint sandbox worker clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# Until the Slack sandbox lands (issue 4) this runs the embedded Redis and a worker
+# with the example processes; drive it from another terminal with `shepherd`.
+sandbox: $(STAMP)
+	SHEPHERD_PROCESSES_PATH=$${SHEPHERD_PROCESSES_PATH:-tests/examples} $(VENV)/bin/shepherd worker
+
+clean:
+	rm -rf $(VENV) .shepherd .pytest_cache

@@ -1,0 +1,238 @@
+"""What front ends (terminal, Slack) can do with runs.
+
+Starting, deciding, answering and cancelling all end in one Lua script on the
+run's keys, then a wake on the queue; workers do the rest. Every refusal is a
+typed error from ``engine.errors`` with one line for the person.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from engine.arguments import parse_arguments, validate_inputs
+from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownRun
+from engine.journal import TERMINAL, Event, JournalView, now_iso
+from engine.registry import get_process
+from engine.types import Decision
+from state import keys
+from state.queue import WorkQueue
+from state.store import RunStore
+
+REFUSALS = {
+    "not_approver": "you are not one of the approvers of this gate ({who})",
+    "four_eyes": "four-eyes gate: the requester of a run cannot approve its own gate",
+}
+
+
+@dataclass
+class StepView:
+    key: str
+    kind: str
+    name: str
+    state: str  # pending | done | failed | cancelled
+    detail: str = ""
+
+
+@dataclass
+class RunView:
+    id: str
+    meta: dict[str, str]
+    steps: list[StepView] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    artifacts: list[Event] = field(default_factory=list)
+    open_gates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.meta.get("status", "?")
+
+
+@dataclass
+class DecisionResult:
+    applied: bool
+    message: str
+    votes: int = 0
+    quorum: int = 1
+
+
+def new_run_id() -> str:
+    return secrets.token_hex(5)
+
+
+def _who(gate: dict[str, Any]) -> str:
+    names = [*gate.get("users", []), *(f"group:{g}" for g in gate.get("groups", []))]
+    return ", ".join(names) if names else "anyone"
+
+
+class ShepherdClient:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.store = RunStore(redis)
+        self.queue = WorkQueue(redis)
+
+    async def start(
+        self, process_id: str, inputs: BaseModel | dict[str, Any], *, requester: str,
+        channel: str | None = None, dedup: str | None = None,
+    ) -> str:
+        """Create a run and wake a worker for it. ``dedup`` makes retried requests start it once."""
+        definition = get_process(process_id)
+        model = inputs if isinstance(inputs, definition.inputs) else validate_inputs(definition.inputs, inputs)
+        run_id = new_run_id()
+        if dedup:
+            if not await self.redis.set(keys.dedup(dedup), run_id, nx=True, ex=86400):
+                return str(await self.redis.get(keys.dedup(dedup)))
+        at = now_iso()
+        inputs_json = model.model_dump(mode="json")
+        created = {"type": "run_created", "process": process_id, "title": definition.title,
+                   "inputs": inputs_json, "requester": requester, "channel": channel,
+                   "code_hash": definition.code_hash(), "at": at}
+        meta = {"process": process_id, "title": definition.title, "status": "running",
+                "requester": requester, "channel": channel or "", "created_at": at, "updated_at": at,
+                "code_hash": created["code_hash"], "inputs": json.dumps(inputs_json)}
+        await self.store.create_run(run_id, created, meta)
+        await self.queue.ensure_groups()
+        await self.queue.enqueue_wake(run_id)
+        return run_id
+
+    async def _meta(self, run_id: str) -> dict[str, str]:
+        meta = await self.store.meta(run_id)
+        if not meta:
+            raise UnknownRun(run_id)
+        return meta
+
+    async def _open_gate(self, run_id: str, key: str, kind: str) -> dict[str, Any]:
+        gates = await self.store.gates(run_id)
+        gate = gates.get(key)
+        if gate is None or gate["kind"] != kind:
+            open_ones = [k for k, g in gates.items() if g["status"] == "open" and g["kind"] == kind]
+            raise UnknownGate(run_id, key, "gate" if kind == "breakpoint" else "question", open_ones)
+        return gate
+
+    def _closed(self, run_id: str, key: str, reply: list[str]) -> Exception:
+        verdict = reply[0]
+        if verdict == "decided":
+            status, by, at = reply[1], reply[2], reply[3]
+            what = {"decided": "approved" if reply[4] == "1" else "rejected", "answered": "answered",
+                    "timed_out": "closed by its timeout", "cancelled": "cancelled"}.get(status, status)
+            who = f" by {by}" if by and by != "timeout" else ""
+            when = f" at {at[11:16]} UTC" if len(at) >= 16 else ""
+            return GateClosed(f"already {what}{who}{when}", by=by, at=at)
+        if verdict == "closed":
+            return RunClosed(f"run {run_id} is {reply[1]}; its gates are closed")
+        return UnknownGate(run_id, key)
+
+    async def decide(self, run_id: str, key: str, *, user: str, approve: bool, comment: str = "",
+                     groups: list[str] | None = None) -> DecisionResult:
+        await self._meta(run_id)
+        gate = await self._open_gate(run_id, key, "breakpoint")
+        reply = await self.store.decide(run_id, key, user, groups or [], approve, comment.strip(), now_iso())
+        verdict = reply[0]
+        if verdict == "applied":
+            await self.queue.enqueue_wake(run_id)
+            word = "approved" if approve else "rejected"
+            return DecisionResult(True, f"{word} '{gate['title']}'")
+        if verdict == "voted":
+            return DecisionResult(False, f"approval recorded ({reply[1]} of {reply[2]} needed)",
+                                  int(reply[1]), int(reply[2]))
+        if verdict == "already_voted":
+            raise GateClosed(f"you already approved; waiting for {int(reply[2]) - int(reply[1])} more")
+        if verdict == "forbidden":
+            raise NotAllowed(REFUSALS[reply[1]].format(who=_who(gate)))
+        raise self._closed(run_id, key, reply)
+
+    async def answer(self, run_id: str, key: str, *, user: str, values: dict[str, Any] | list[str],
+                     groups: list[str] | None = None) -> str:
+        await self._meta(run_id)
+        gate = await self._open_gate(run_id, key, "ask")
+        request = next(e for e in await self.store.read_journal(run_id)
+                       if e["type"] == "effect_requested" and e["key"] == key)
+        form = _import_form(request["args"]["form"])
+        raw = parse_arguments(form, [], values) if isinstance(values, list) else values
+        answer = validate_inputs(form, raw).model_dump(mode="json")
+        reply = await self.store.answer(run_id, key, user, groups or [], answer, now_iso())
+        if reply[0] == "applied":
+            await self.queue.enqueue_wake(run_id)
+            return f"answered '{gate['title']}'"
+        if reply[0] == "forbidden":
+            raise NotAllowed(f"this question is for {_who(gate)}")
+        raise self._closed(run_id, key, reply)
+
+    async def cancel(self, run_id: str, *, by: str, reason: str = "") -> str:
+        await self._meta(run_id)
+        reply = await self.store.cancel(run_id, by, reason, now_iso())
+        if reply[0] == "terminal":
+            raise RunClosed(f"run {run_id} is already {reply[1]}")
+        await self.store.reindex_status(run_id, "cancelled")
+        return f"cancelled run {run_id}"
+
+    async def view(self, run_id: str) -> RunView:
+        meta = await self._meta(run_id)
+        journal = JournalView(await self.store.read_journal(run_id))
+        gates = await self.store.gates(run_id)
+        run = RunView(run_id, meta)
+        for key, event in journal.keyed.items():
+            if event["type"] == "note":
+                run.notes.append(event["text"])
+            elif event["type"] == "artifact":
+                run.artifacts.append(event)
+            elif event["type"] == "effect_requested":
+                run.steps.append(_step_view(event, journal.resolutions.get(key), gates.get(key)))
+        run.open_gates = [g for g in gates.values() if g["status"] == "open"]
+        return run
+
+    async def list_runs(self, status: str | None = None, requester: str | None = None,
+                        limit: int = 50) -> list[dict[str, str]]:
+        ids = await self.store.list_runs(status=status, requester=requester, limit=limit)
+        pipe = self.redis.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hgetall(keys.meta(run_id))
+        metas = await pipe.execute()
+        return [{"id": run_id, **meta} for run_id, meta in zip(ids, metas, strict=True) if meta]
+
+    async def is_finished(self, run_id: str) -> bool:
+        return (await self._meta(run_id)).get("status") in {t.removeprefix("run_") for t in TERMINAL}
+
+    async def live_workers(self, within_s: float = 15.0) -> int:
+        import time
+
+        return int(await self.redis.zcount(keys.WORKERS, time.time() - within_s, "+inf"))
+
+
+def _import_form(ref: str) -> type[BaseModel]:
+    module_name, _, qualname = ref.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _step_view(request: Event, resolution: Event | None, gate: dict[str, Any] | None) -> StepView:
+    name = request["name"].rsplit(".", 1)[-1] if request["kind"] == "task" else request["name"]
+    step = StepView(request["key"], request["kind"], name, "pending")
+    if resolution is None:
+        if gate is not None:
+            step.detail = f"waiting for {_who(gate)}"
+        return step
+    if resolution["type"] == "effect_cancelled":
+        step.state = "cancelled"
+    elif not resolution.get("ok"):
+        step.state = "failed"
+        step.detail = (resolution.get("error") or {}).get("message", "")
+    else:
+        step.state = "done"
+        if request["kind"] == "breakpoint":
+            decision = Decision.model_validate(resolution["value"])
+            word = "approved" if decision.approved else "rejected"
+            step.detail = f"{word} by {decision.by}" + (f": {decision.comment}" if decision.comment else "")
+        elif request["kind"] == "ask":
+            step.detail = f"answered by {resolution.get('by', '?')}"
+        elif request["kind"] == "shell":
+            step.detail = f"exit {resolution['value'].get('returncode')}"
+    return step

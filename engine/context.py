@@ -1,0 +1,469 @@
+"""The process SDK: ``Context`` and its intrinsics, and the replay driver.
+
+Process code does no I/O. Each intrinsic call gets a stable key (its call order
+within its scope, or an explicit ``key=``) and either returns what the journal
+recorded at that key or records a new request. Awaiting an effect that has no
+result yet suspends the run: the driver stops, the new requests are journaled
+and dispatched, and the next wake replays the function from the top (or, as an
+optimisation, resumes a still-warm coroutine that has seen the same journal).
+
+``ctx.parallel`` drives its branches itself; each coroutine branch gets its
+own key scope (``<parallel key>.<index>/``) so keys do not depend on how far
+the other branches got.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+import uuid as uuidlib
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from engine.errors import NonDeterminismError, ProcessDefinitionError
+from engine.journal import Event, JournalView, now_iso
+from engine.registry import ProcessDef, TaskDef
+from engine.types import (
+    Approvers,
+    ArtifactRef,
+    Decision,
+    OnTimeout,
+    ParallelError,
+    ShellResult,
+    TaskFailed,
+    as_timedelta,
+)
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_ARTIFACT_BYTES = 5 * 1024 * 1024
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+class EffectCancelled(Exception):  # noqa: N818
+    """The effect was cancelled (the run is being cancelled)."""
+
+
+class Effect(Generic[T]):
+    """A journaled request. Awaiting it returns its result or suspends the run."""
+
+    def __init__(self, ctx: Context, key: str, kind: str, name: str, decode: Callable[[Any], T]) -> None:
+        self.ctx, self.key, self.kind, self.name, self._decode = ctx, key, kind, name, decode
+
+    def __await__(self) -> Generator[Any, None, T]:
+        while (resolution := self.ctx._journal.resolutions.get(self.key)) is None:
+            yield self
+        return self.ctx._outcome(self, resolution)
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.name!r} at step {self.key}>"
+
+
+class _Branch:
+    def __init__(self, item: Any, scope: str) -> None:
+        self.scope = scope
+        self.effect: Effect[Any] | None = item if isinstance(item, Effect) else None
+        self.coro: Coroutine[Any, Any, Any] | None = None
+        if self.effect is None:
+            if inspect.iscoroutine(item):
+                self.coro = item
+            elif inspect.isawaitable(item):
+                self.coro = _await(item)
+            else:
+                raise ProcessDefinitionError(f"ctx.parallel takes effects or coroutines, not {item!r}")
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def step(self, ctx: Context) -> None:
+        if self.done:
+            return
+        if self.effect is not None:
+            resolution = ctx._journal.resolutions.get(self.effect.key)
+            if resolution is None:
+                return
+            self.done = True
+            try:
+                self.value = ctx._outcome(self.effect, resolution)
+            except Exception as exc:
+                self.error = exc
+            return
+        assert self.coro is not None
+        ctx._scopes.append(self.scope)
+        try:
+            yielded = self.coro.send(None)
+        except StopIteration as stop:
+            self.done, self.value = True, stop.value
+        except (NonDeterminismError, ProcessDefinitionError):
+            raise
+        except Exception as exc:
+            self.done, self.error = True, exc
+        else:
+            _check_yield(yielded)
+        finally:
+            ctx._scopes.pop()
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _check_yield(yielded: Any) -> None:
+    if not isinstance(yielded, Effect | Parallel):
+        raise ProcessDefinitionError(
+            f"process code awaited {yielded!r}; only ctx intrinsics may be awaited "
+            "(do I/O in a @task)"
+        )
+
+
+class Parallel:
+    """Awaitable returned by ``ctx.parallel``; see ``Context.parallel``."""
+
+    def __init__(self, ctx: Context, key: str, items: Iterable[Any], return_exceptions: bool) -> None:
+        self.ctx, self.key = ctx, key
+        self.branches = [_Branch(item, f"{key}.{i}/") for i, item in enumerate(items)]
+        self.return_exceptions = return_exceptions
+
+    def __await__(self) -> Generator[Any, None, list[Any]]:
+        while True:
+            for branch in self.branches:
+                branch.step(self.ctx)
+            if all(b.done for b in self.branches):
+                break
+            yield self
+        errors = {i: b.error for i, b in enumerate(self.branches) if b.error is not None}
+        if errors and not self.return_exceptions:
+            results = {i: b.value for i, b in enumerate(self.branches) if b.error is None}
+            raise ParallelError(errors, results)
+        return [b.error if b.error is not None else b.value for b in self.branches]
+
+
+class Context:
+    """What a process gets besides its inputs. Every method is deterministic on replay."""
+
+    def __init__(self, run_id: str, journal: JournalView) -> None:
+        created = journal.created or {}
+        self.run_id = run_id
+        self.process_id: str = created.get("process", "")
+        self.requester: str = created.get("requester", "")
+        self.channel: str | None = created.get("channel")
+        self._journal = journal
+        self._scopes: list[str] = []
+        self._counters: dict[str, int] = {}
+        self._used: set[str] = set()
+        self._new: list[Event] = []
+        self.new_artifacts: dict[str, bytes] = {}
+        self.current_step: str | None = None
+
+    # -- keys and recording -------------------------------------------------
+
+    def _key(self, explicit: str | None) -> str:
+        scope = self._scopes[-1] if self._scopes else ""
+        if explicit is not None:
+            if not _KEY_RE.match(explicit):
+                raise ProcessDefinitionError(f"step key {explicit!r} must be letters, digits, '-', '_' or '.'")
+            key = scope + explicit
+        else:
+            n = self._counters.get(scope, 0) + 1
+            self._counters[scope] = n
+            key = f"{scope}{n}"
+        if key in self._used:
+            raise ProcessDefinitionError(f"step key '{key}' is used twice; pass a unique key= in loops")
+        self._used.add(key)
+        self.current_step = key
+        return key
+
+    def _recorded(self, key: str, kind: str, name: str = "") -> Event | None:
+        event = self._journal.keyed.get(key)
+        if event is None:
+            return None
+        was_kind = event.get("kind", event["type"])
+        was_name = event.get("name", "")
+        if was_kind != kind or (name and was_name != name):
+            raise NonDeterminismError(
+                f"non-deterministic replay at step {key}: the journal recorded "
+                f"{was_kind} {was_name!r} but the process now asks for {kind} {name!r} "
+                "(was the process code changed while this run was in flight?)"
+            )
+        return event
+
+    def _record(self, event: Event) -> None:
+        self._new.append(event)
+
+    def take_new_events(self) -> list[Event]:
+        new, self._new = self._new, []
+        return new
+
+    def _effect(
+        self, kind: str, name: str, key: str | None, make_args: Callable[[], dict[str, Any]],
+        decode: Callable[[Any], T],
+    ) -> Effect[T]:
+        step = self._key(key)
+        if self._recorded(step, kind, name) is None:
+            self._record({"type": "effect_requested", "key": step, "kind": kind, "name": name,
+                          "args": make_args(), "at": now_iso()})
+        return Effect(self, step, kind, name, decode)
+
+    def _outcome(self, effect: Effect[T], resolution: Event) -> T:
+        if resolution["type"] == "effect_cancelled":
+            raise EffectCancelled(f"step {effect.key} ({effect.name}) was cancelled")
+        if not resolution.get("ok"):
+            error = resolution.get("error") or {}
+            raise TaskFailed(effect.key, effect.name, error.get("type", "Error"), error.get("message", ""))
+        return effect._decode(resolution.get("value"))
+
+    # -- intrinsics ----------------------------------------------------------
+
+    def task(self, fn: TaskDef, args: Any = None, *, key: str | None = None) -> Effect[Any]:
+        """Run ``fn`` on a worker (at least once, with its effect id as idempotency key)."""
+        if not isinstance(fn, TaskDef):
+            raise ProcessDefinitionError(f"ctx.task takes a @task function, not {fn!r}")
+        return self._effect(
+            "task", fn.name, key,
+            lambda: {"input": to_jsonable(args), "retries": fn.retries, "backoff": fn.backoff,
+                     "timeout": fn.timeout},
+            fn.decode,
+        )
+
+    def shell(
+        self, argv: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None,
+        timeout: float = 300, max_output: int = 64 * 1024, check: bool = True,
+        retries: int = 0, key: str | None = None,
+    ) -> Effect[ShellResult]:
+        """Run a command from an argument list (never a shell string) on a worker."""
+        if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
+            raise ProcessDefinitionError("ctx.shell takes an argument list of strings, not a shell string")
+
+        def decode(value: Any) -> ShellResult:
+            result = ShellResult.model_validate(value)
+            if check and not result.ok:
+                tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+                raise TaskFailed(effect.key, argv[0], "ShellError",
+                                 f"exit {result.returncode}: {' | '.join(tail)}")
+            return result
+
+        effect = self._effect(
+            "shell", argv[0], key,
+            lambda: {"argv": list(argv), "cwd": cwd, "env": env or {}, "timeout": timeout,
+                     "max_output": max_output, "retries": retries, "backoff": 1.0},
+            decode,
+        )
+        return effect
+
+    def breakpoint(
+        self, title: str, *, facts: dict[str, Any] | None = None, approvers: Approvers | None = None,
+        four_eyes: bool = False, quorum: int = 1, timeout: timedelta | float | None = None,
+        on_timeout: OnTimeout | str | None = None, escalate_to: Approvers | None = None,
+        escalation_timeout: timedelta | float | None = None, key: str | None = None,
+    ) -> Effect[Decision]:
+        """A human gate: resolves to a ``Decision`` (approved or not, by whom, comment)."""
+        timeout_td, escalation_td = as_timedelta(timeout), as_timedelta(escalation_timeout)
+        if timeout_td is not None and on_timeout is None:
+            raise ProcessDefinitionError(f"gate {title!r} has a timeout, so it must say on_timeout=")
+        policy = OnTimeout(on_timeout) if on_timeout is not None else None
+        if policy is OnTimeout.ESCALATE and escalate_to is None:
+            raise ProcessDefinitionError(f"gate {title!r} escalates on timeout, so it needs escalate_to=")
+        if quorum < 1:
+            raise ProcessDefinitionError(f"gate {title!r}: quorum must be at least 1")
+        who = approvers or Approvers()
+
+        def make_args() -> dict[str, Any]:
+            deadline = datetime.now(UTC) + timeout_td if timeout_td else None
+            return {
+                "title": title, "facts": to_jsonable(facts or {}), "users": who.users,
+                "groups": who.groups, "four_eyes": four_eyes, "quorum": quorum,
+                "deadline": deadline.isoformat() if deadline else None,
+                "on_timeout": policy.value if policy else None,
+                "escalate_users": escalate_to.users if escalate_to else [],
+                "escalate_groups": escalate_to.groups if escalate_to else [],
+                "escalation_timeout": escalation_td.total_seconds() if escalation_td else None,
+            }
+
+        return self._effect("breakpoint", title, key, make_args, Decision.model_validate)
+
+    def ask(
+        self, title: str, form: type[M], *, assignees: Approvers | None = None,
+        timeout: timedelta | float | None = None, key: str | None = None,
+    ) -> Effect[M]:
+        """Ask a person to fill in ``form``; resolves to a validated instance of it."""
+        timeout_td = as_timedelta(timeout)
+        who = assignees or Approvers()
+
+        def make_args() -> dict[str, Any]:
+            deadline = datetime.now(UTC) + timeout_td if timeout_td else None
+            return {
+                "title": title, "form": f"{form.__module__}:{form.__qualname__}",
+                "schema": form.model_json_schema(), "users": who.users, "groups": who.groups,
+                "deadline": deadline.isoformat() if deadline else None,
+            }
+
+        return self._effect("ask", title, key, make_args, form.model_validate)
+
+    def sleep(self, seconds: float = 0, *, minutes: float = 0, hours: float = 0,
+              key: str | None = None) -> Effect[None]:
+        """A durable timer: survives restarts, fires once."""
+        delay = timedelta(seconds=seconds, minutes=minutes, hours=hours)
+        return self._effect(
+            "sleep", "sleep", key,
+            lambda: {"fire_at": (datetime.now(UTC) + delay).isoformat(), "seconds": delay.total_seconds()},
+            lambda _: None,
+        )
+
+    def sleep_until(self, when: datetime, *, key: str | None = None) -> Effect[None]:
+        if when.tzinfo is None:
+            raise ProcessDefinitionError("ctx.sleep_until needs a timezone-aware datetime")
+        return self._effect("sleep", "sleep", key, lambda: {"fire_at": when.isoformat()}, lambda _: None)
+
+    def parallel(self, *items: Any, return_exceptions: bool = False) -> Parallel:
+        """Run effects and/or coroutines concurrently; returns their results in order.
+
+        Every branch runs to completion (success or failure). If any failed and
+        ``return_exceptions`` is false, ``ParallelError`` is raised afterwards,
+        carrying the errors and the successful results by branch index.
+        """
+        if len(items) == 1 and not isinstance(items[0], Effect) and not inspect.isawaitable(items[0]):
+            items = tuple(items[0])  # ctx.parallel(generator_or_list)
+        return Parallel(self, self._key(None), items, return_exceptions)
+
+    def note(self, text: str, *, key: str | None = None) -> None:
+        """A line in the run's thread, posted once."""
+        step = self._key(key)
+        if self._recorded(step, "note") is None:
+            self._record({"type": "note", "key": step, "kind": "note", "text": str(text), "at": now_iso()})
+
+    def artifact(self, name: str, content: bytes | str, *, mime: str | None = None,
+                 key: str | None = None) -> ArtifactRef:
+        """A file for the thread and the run's outputs."""
+        step = self._key(key)
+        event = self._recorded(step, "artifact")
+        if event is None:
+            data = content.encode() if isinstance(content, str) else bytes(content)
+            if len(data) > MAX_ARTIFACT_BYTES:
+                raise ProcessDefinitionError(f"artifact {name!r} is {len(data)} bytes; the limit is 5 MiB")
+            event = {"type": "artifact", "key": step, "kind": "artifact", "name": name,
+                     "mime": mime or _guess_mime(name), "size": len(data),
+                     "sha256": hashlib.sha256(data).hexdigest(), "at": now_iso()}
+            self._record(event)
+            self.new_artifacts[step] = data
+        return ArtifactRef(key=step, name=event["name"], mime=event["mime"], size=event["size"],
+                           sha256=event["sha256"])
+
+    def now(self, *, key: str | None = None) -> datetime:
+        """The current time, recorded the first time and the same on every replay."""
+        step = self._key(key)
+        event = self._recorded(step, "now")
+        if event is None:
+            event = {"type": "recorded", "key": step, "kind": "now", "value": now_iso()}
+            self._record(event)
+        return datetime.fromisoformat(event["value"])
+
+    def uuid(self, *, key: str | None = None) -> str:
+        """A random UUID, recorded the first time and the same on every replay."""
+        step = self._key(key)
+        event = self._recorded(step, "uuid")
+        if event is None:
+            event = {"type": "recorded", "key": step, "kind": "uuid", "value": str(uuidlib.uuid4())}
+            self._record(event)
+        return event["value"]
+
+
+def _guess_mime(name: str) -> str:
+    import mimetypes
+
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+# -- the driver ----------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What one drive of a process produced."""
+
+    state: str  # "suspended" | "completed" | "failed"
+    value: Any = None
+    error: BaseException | None = None
+
+
+class Execution:
+    """One run's process coroutine, driven over a journal view."""
+
+    def __init__(self, definition: ProcessDef, run_id: str, journal: JournalView) -> None:
+        self.definition = definition
+        self.journal = journal
+        self.ctx = Context(run_id, journal)
+        self.finished = False
+        created = journal.created or {}
+        try:
+            inputs = definition.inputs.model_validate(created.get("inputs", {}))
+            self._coro: Coroutine[Any, Any, Any] | None = definition.fn(inputs, self.ctx)
+            self._start_error: BaseException | None = None
+        except Exception as exc:
+            self._coro, self._start_error = None, exc
+
+    def drive(self) -> Outcome:
+        """Advance the process as far as the journal allows."""
+        if self._coro is None:
+            self.finished = True
+            return Outcome("failed", error=self._start_error)
+        try:
+            yielded = self._coro.send(None)
+        except StopIteration as stop:
+            self.finished = True
+            unreached = [k for k in self.journal.keyed if k not in self.ctx._used]
+            if unreached:
+                return Outcome("failed", error=NonDeterminismError(
+                    f"non-deterministic replay at step {unreached[0]}: the journal recorded "
+                    f"{self.journal.keyed[unreached[0]].get('kind')} there but the process "
+                    "finished without reaching it (was the process code changed mid-run?)"))
+            return Outcome("completed", value=to_jsonable(stop.value))
+        except Exception as exc:
+            self.finished = True
+            return Outcome("failed", error=exc)
+        try:
+            _check_yield(yielded)
+        except ProcessDefinitionError as exc:
+            self.close()
+            return Outcome("failed", error=exc)
+        return Outcome("suspended")
+
+    def close(self) -> None:
+        if self._coro is not None:
+            self._coro.close()
+        self.finished = True
+
+
+def describe_error(error: BaseException, step: str | None) -> dict[str, Any]:
+    """The journaled form of an error that ended a run."""
+    found_step = getattr(error, "step", None) or step
+    if isinstance(error, ParallelError):
+        first = error.errors[min(error.errors)]
+        found_step = getattr(first, "step", None) or found_step
+    message = str(error) or error.__class__.__name__
+    if isinstance(error, ProcessDefinitionError | NonDeterminismError | TaskFailed | ParallelError):
+        text = message
+    else:
+        text = f"{error.__class__.__name__}: {message}"
+    if found_step and f"step {found_step}" not in text:
+        text = f"step {found_step}: {text}"
+    return {"type": error.__class__.__name__, "message": text, "step": found_step}

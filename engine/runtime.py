@@ -1,0 +1,201 @@
+"""Advancing a run: replay its process over the journal and commit what it asks for.
+
+One orchestrator at a time per run (a lock with a lease); correctness does not
+rest on the lock but on the fenced append: a writer whose journal is stale is
+refused, reloads and carries on from the new state. New effects are journaled
+first and dispatched (queued, timed) after; a crash in between leaves them in
+the run's ``undispatched`` set, which the next cold load dispatches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from engine.context import Execution, describe_error
+from engine.errors import UnknownProcess
+from engine.journal import HUMAN_KINDS, RESOLUTIONS, Event, JournalView, now_iso
+from engine.registry import get_process
+from state.queue import WorkQueue
+from state.store import RunStore
+from state.timers import Timers, member, now_ms
+
+log = logging.getLogger(__name__)
+
+DISPATCHED_KINDS = frozenset({"task", "shell", "sleep", "breakpoint", "ask"})
+
+
+def _ms(iso: str | None) -> int:
+    return int(datetime.fromisoformat(iso).timestamp() * 1000) if iso else 0
+
+
+def gate_record(run_id: str, request: Event, requester: str) -> dict[str, Any]:
+    """The mutable state of a breakpoint or ask, created with its request."""
+    args = request["args"]
+    escalation = args.get("escalation_timeout")
+    return {
+        "kind": request["kind"], "key": request["key"], "run": run_id, "title": args["title"],
+        "status": "open", "users": args.get("users", []), "groups": args.get("groups", []),
+        "four_eyes": bool(args.get("four_eyes")), "requester": requester,
+        "quorum": int(args.get("quorum", 1)), "votes": [],
+        "deadline_ms": _ms(args.get("deadline")), "on_timeout": args.get("on_timeout") or "reject",
+        "escalate_users": args.get("escalate_users", []), "escalate_groups": args.get("escalate_groups", []),
+        "escalation_timeout_ms": int(escalation * 1000) if escalation else 0, "escalated": False,
+        "opened_at": request["at"],
+    }
+
+
+class Orchestrator:
+    def __init__(self, store: RunStore, queue: WorkQueue, timers: Timers, *, lock_ttl: float = 30.0,
+                 cache_size: int = 256) -> None:
+        self.store, self.queue, self.timers = store, queue, timers
+        self.lock_ttl = lock_ttl
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Execution] = OrderedDict()
+
+    async def advance(self, run_id: str) -> bool:
+        """Advance the run as far as it can go now. False if another orchestrator holds it."""
+        token = uuid.uuid4().hex
+        if not await self.store.try_lock(run_id, token, self.lock_ttl):
+            return False
+        try:
+            for _ in range(100):  # a fenced append, or results landing meanwhile: go again
+                seq = await self._iterate(run_id)
+                if seq is None or await self.store.journal_length(run_id) == seq:
+                    break
+        finally:
+            await self.store.unlock(run_id, token)
+        return True
+
+    def forget(self, run_id: str) -> None:
+        execution = self._cache.pop(run_id, None)
+        if execution is not None:
+            execution.close()
+
+    async def _load(self, run_id: str) -> Execution | None:
+        cached = self._cache.pop(run_id, None)
+        if cached is not None:
+            newer = await self.store.read_journal(run_id, cached.journal.seq)
+            if all(e["type"] in RESOLUTIONS for e in newer):
+                cached.journal.extend(newer)
+                return cached
+            cached.close()  # someone else wrote requests: the warm coroutine is stale
+        events = await self.store.read_journal(run_id)
+        if not events:
+            return None
+        journal = JournalView(events)
+        if journal.terminal is None:
+            await self._dispatch_leftovers(run_id, journal)
+        try:
+            definition = get_process(journal.created["process"])  # type: ignore[index]
+        except UnknownProcess as exc:
+            await self._fail_unloadable(run_id, journal, str(exc))
+            return None
+        return Execution(definition, run_id, journal)
+
+    async def _iterate(self, run_id: str) -> int | None:
+        """One replay and commit. Returns the journal length it left, or None when done."""
+        execution = await self._load(run_id)
+        if execution is None:
+            return None
+        journal = execution.journal
+        if journal.terminal is not None:
+            execution.close()
+            return None
+        outcome = execution.drive()
+        ctx = execution.ctx
+        events = ctx.take_new_events()
+        meta: dict[str, str] = {"updated_at": now_iso(), "waiting_on": "[]"}
+        if outcome.state == "completed":
+            events.append({"type": "run_completed", "result": outcome.value, "at": meta["updated_at"]})
+            meta.update(status="completed", result=json.dumps(outcome.value, default=str))
+        elif outcome.state == "failed":
+            assert outcome.error is not None
+            error = describe_error(outcome.error, ctx.current_step)
+            events.append({"type": "run_failed", "error": error, "at": meta["updated_at"]})
+            meta.update(status="failed", error=error["message"])
+        if not events:
+            self._keep(run_id, execution)
+            return journal.seq
+
+        requests = [e for e in events if e["type"] == "effect_requested"]
+        requester = (journal.created or {}).get("requester", "")
+        gates = {e["key"]: gate_record(run_id, e, requester) for e in requests if e["kind"] in HUMAN_KINDS}
+        if outcome.state == "suspended":
+            pending = [*journal.pending.values(), *requests]
+            waiting = [e for e in pending if e["kind"] in HUMAN_KINDS]
+            meta["status"] = "waiting" if waiting else "running"
+            meta["waiting_on"] = json.dumps([{"key": e["key"], "kind": e["kind"], "title": e["name"]}
+                                             for e in waiting])
+            if requests:
+                meta["step"] = requests[-1]["name"]
+        await self.store.store_artifacts(run_id, ctx.new_artifacts)
+        ctx.new_artifacts = {}
+        applied, length, _ = await self.store.append(
+            run_id, journal.seq, events, [(e["key"], e["kind"] in DISPATCHED_KINDS) for e in requests],
+            gates, meta)
+        if applied != 1:
+            execution.close()  # fenced (or the run was closed): reload from the journal
+            return -1 if applied == 0 else None
+        journal.extend(events)
+        if requests:
+            await self._dispatch(run_id, requests)
+        if "status" in meta:
+            await self.store.reindex_status(run_id, meta["status"])
+        if execution.finished:
+            execution.close()
+        else:
+            self._keep(run_id, execution)
+        return journal.seq
+
+    def _keep(self, run_id: str, execution: Execution) -> None:
+        """Keep a warm coroutine only while the run waits on machines, not on people."""
+        if self.cache_size <= 0 or execution.finished or execution.journal.waiting_on_people():
+            execution.close()
+            return
+        self._cache[run_id] = execution
+        while len(self._cache) > self.cache_size:
+            _, oldest = self._cache.popitem(last=False)
+            oldest.close()
+
+    async def _dispatch(self, run_id: str, requests: list[Event]) -> None:
+        pipe = self.store.redis.pipeline(transaction=False)
+        dispatched = []
+        for request in requests:
+            kind, key, args = request["kind"], request["key"], request["args"]
+            if kind in ("task", "shell"):
+                self.queue.enqueue_task(run_id, request, client=pipe)
+            elif kind == "sleep":
+                self.timers.add(member("sleep", run_id, key), _ms(args["fire_at"]), client=pipe)
+            elif kind in HUMAN_KINDS and args.get("deadline"):
+                self.timers.add(member("gate", run_id, key), _ms(args["deadline"]), client=pipe)
+            if kind in DISPATCHED_KINDS:
+                dispatched.append(key)
+        if dispatched:
+            self.store.mark_dispatched(run_id, dispatched, client=pipe)
+        await pipe.execute()
+
+    async def _dispatch_leftovers(self, run_id: str, journal: JournalView) -> None:
+        leftovers = await self.store.undispatched(run_id)
+        requests = [journal.pending[k] for k in sorted(leftovers) if k in journal.pending]
+        if requests:
+            log.info("run %s: dispatching %d effect(s) a previous orchestrator left", run_id, len(requests))
+            await self._dispatch(run_id, requests)
+
+    async def _fail_unloadable(self, run_id: str, journal: JournalView, reason: str) -> None:
+        at = now_iso()
+        error = {"type": "UnknownProcess", "message": reason, "step": None}
+        applied, _, _ = await self.store.append(
+            run_id, journal.seq, [{"type": "run_failed", "error": error, "at": at}], [], {},
+            {"status": "failed", "error": reason, "updated_at": at})
+        if applied == 1:
+            await self.store.reindex_status(run_id, "failed")
+
+
+def retry_due_ms(attempt: int, backoff: float) -> int:
+    """Exponential backoff: backoff, 2x, 4x ... seconds after this attempt, capped at 10 minutes."""
+    return now_ms() + int(min(backoff * (2 ** max(attempt - 1, 0)), 600) * 1000)

@@ -1,0 +1,292 @@
+"""``shepherd worker``: runs tasks, fires timers and advances runs.
+
+A short loop over Redis, in the manner of arq: read entries from the ``wake``
+and ``tasks`` streams, handle each in a tracked asyncio task under a
+concurrency limit, acknowledge only after the result is committed. Side loops
+reclaim entries of dead workers, fire due timers and announce this worker.
+When Redis goes away every loop backs off and carries on when it returns; a
+finished task's result is held and committed then, never run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.executors import TaskContext, run_shell, run_task
+from engine.journal import now_iso
+from engine.runtime import Orchestrator, retry_due_ms
+from engine.settings import Settings
+from state import keys
+from state.connection import UNAVAILABLE
+from state.queue import Entry, WorkQueue
+from state.store import RunStore
+from state.timers import Timers, member, now_ms, parse
+
+log = logging.getLogger(__name__)
+
+WAKE_RETRY_MS = 100
+
+
+def describe_exception(exc: BaseException, timeout: Any = None) -> dict[str, str]:
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return {"type": "TimeoutError", "message": f"timed out after {timeout}s" if timeout else "timed out"}
+    return {"type": exc.__class__.__name__, "message": str(exc) or exc.__class__.__name__,
+            "trace": "".join(traceback.format_exception(exc, limit=-3))[-2000:]}
+
+
+class Worker:
+    def __init__(self, redis: Redis, settings: Settings, *, name: str | None = None) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+        self.store = RunStore(redis)
+        self.queue = WorkQueue(redis)
+        self.timers = Timers(redis, self.store.scripts)
+        self.orchestrator = Orchestrator(self.store, self.queue, self.timers, lock_ttl=settings.lock_ttl,
+                                         cache_size=settings.replay_cache_size)
+        self.slots = asyncio.Semaphore(settings.concurrency)
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
+        self.visibility_ms = int(settings.visibility_timeout * 1000)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        await self._retrying(self.queue.ensure_groups)
+        log.info("worker %s started (concurrency %d)", self.name, self.settings.concurrency)
+        loops = [asyncio.create_task(coro) for coro in
+                 (self._read_loop(), self._reclaim_loop(), self._timer_loop(), self._announce_loop())]
+        await self.stopping.wait()
+        log.info("worker %s stopping; waiting for %d task(s)", self.name, len(self.inflight))
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        if self.inflight:
+            _, still = await asyncio.wait(self.inflight, timeout=self.settings.shutdown_grace)
+            for task in still:  # left unacknowledged: another worker reclaims them
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
+        with contextlib.suppress(*UNAVAILABLE):
+            await self.redis.zrem(keys.WORKERS, self.name)
+        log.info("worker %s stopped", self.name)
+
+    async def _retrying(self, op: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``op`` until Redis answers (or the worker is stopping)."""
+        delay = 0.1
+        while True:
+            try:
+                return await op()
+            except UNAVAILABLE as exc:
+                if self.stopping.is_set():
+                    raise
+                log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _guarded_loop(self, name: str, body: Callable[[], Awaitable[float | None]]) -> None:
+        delay = 0.1
+        while not self.stopping.is_set():
+            try:
+                pause = await body()
+                delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except UNAVAILABLE as exc:
+                log.warning("%s: redis unavailable (%s); backing off %.1fs", name, exc, delay)
+                pause, delay = delay, min(delay * 2, 5.0)
+            except Exception:
+                log.exception("%s failed; continuing", name)
+                pause = 1.0
+            if pause:
+                await asyncio.sleep(pause)
+
+    # -- reading and dispatching ------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        async def body() -> float | None:
+            free = self.settings.concurrency - len(self.inflight)
+            entries = await self.queue.read(self.name, count=max(free, 1), block_ms=1000, wake_only=free <= 0)
+            for entry in entries:
+                self._spawn(entry)
+            return None
+
+        await self._guarded_loop("reader", body)
+
+    def _spawn(self, entry: Entry) -> None:
+        task = asyncio.create_task(self._handle(entry))
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+
+    async def _handle(self, entry: Entry) -> None:
+        try:
+            if entry.stream == keys.WAKE_STREAM:
+                await self._retrying(lambda: self._wake(entry.fields["run"]))
+                await self._retrying(lambda: self.queue.ack(entry))
+            else:
+                async with self.slots:
+                    await self._run_effect(entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("handling %s %s failed; it will be redelivered", entry.stream, entry.id)
+
+    async def _wake(self, run_id: str) -> None:
+        if not await self.orchestrator.advance(run_id):
+            # Someone else is advancing it; look again shortly in case they missed this.
+            await self.timers.add(member("wake", run_id), now_ms() + WAKE_RETRY_MS)
+
+    async def _wake_soon(self, run_id: str) -> None:
+        """Advance here if possible: the common case needs no round trip through the queue."""
+        await self._retrying(lambda: self._wake(run_id))
+
+    # -- tasks ---------------------------------------------------------------------
+
+    async def _run_effect(self, entry: Entry) -> None:
+        fields = entry.fields
+        run_id, key, kind, name = fields["run"], fields["key"], fields["kind"], fields["name"]
+        args = json.loads(fields.get("args") or "{}")
+        verdict, detail = await self._retrying(
+            lambda: self.store.start_task(run_id, key, self.name, now_ms(), self.visibility_ms))
+        if verdict != "go":
+            if verdict == "done":
+                await self._wake_soon(run_id)  # its result may not have woken the run yet
+            await self._retrying(lambda: self.queue.ack(entry))
+            return
+        attempt = int(detail)
+        holder: dict[str, asyncio.Task[Any]] = {}
+
+        async def heartbeat() -> None:
+            alive = await self.store.heartbeat(run_id, key, self.name, now_ms(), self.visibility_ms)
+            await self.queue.touch(entry, self.name)
+            if not alive and "work" in holder:  # cancelled, or taken over after a lost lease
+                holder["work"].cancel()
+
+        tctx = TaskContext(run_id=run_id, step=key, attempt=attempt, heartbeat=heartbeat)
+        work = asyncio.create_task(run_shell(args) if kind == "shell" else run_task(name, args, tctx))
+        holder["work"] = work
+        beat = asyncio.create_task(self._beat(heartbeat))
+        try:
+            value = await work
+            event = {"type": "effect_resolved", "key": key, "ok": True, "value": value, "at": now_iso(),
+                     "attempt": attempt}
+        except asyncio.CancelledError:
+            if self.stopping.is_set() or not work.cancelled():
+                raise
+            log.info("run %s step %s: task cancelled", run_id, key)
+            await self._retrying(lambda: self.queue.ack(entry))
+            return
+        except Exception as exc:
+            retries = int(args.get("retries") or 0)
+            if attempt <= retries:
+                due = retry_due_ms(attempt, float(args.get("backoff") or 1.0))
+                log.info("run %s step %s attempt %d failed (%s); retrying", run_id, key, attempt, exc)
+                if await self._retrying(lambda: self.store.backoff(run_id, key, self.name, due)):
+                    await self._retrying(lambda: self.timers.add(member("retry", run_id, key), due))
+                await self._retrying(lambda: self.queue.ack(entry))
+                return
+            event = {"type": "effect_resolved", "key": key, "ok": False, "at": now_iso(), "attempt": attempt,
+                     "error": describe_exception(exc, args.get("timeout"))}
+        finally:
+            beat.cancel()
+        await self._retrying(lambda: self.store.resolve(run_id, key, event))
+        await self._wake_soon(run_id)
+        await self._retrying(lambda: self.queue.ack(entry))
+
+    async def _beat(self, heartbeat: Callable[[], Awaitable[None]]) -> None:
+        interval = max(self.settings.visibility_timeout / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            with contextlib.suppress(*UNAVAILABLE):
+                await heartbeat()
+
+    # -- reclaiming, dead letters ----------------------------------------------------
+
+    async def _reclaim_loop(self) -> None:
+        async def body() -> float | None:
+            for stream in (keys.TASKS_STREAM, keys.WAKE_STREAM):
+                for entry in await self.queue.reclaim(stream, self.name, self.visibility_ms):
+                    if entry.deliveries > self.settings.max_deliveries:
+                        await self._dead_letter(entry)
+                    else:
+                        log.info("reclaimed %s %s (delivery %d)", stream, entry.id, entry.deliveries)
+                        self._spawn(entry)
+            return max(self.settings.visibility_timeout / 4, 0.05)
+
+        await self._guarded_loop("reclaimer", body)
+
+    async def _dead_letter(self, entry: Entry) -> None:
+        reason = f"abandoned after {entry.deliveries} deliveries: the worker running it kept dying"
+        log.error("dead letter %s %s: %s", entry.stream, entry.id, reason)
+        run_id = entry.fields.get("run", "")
+        if entry.stream == keys.TASKS_STREAM and run_id:
+            event = {"type": "effect_resolved", "key": entry.fields["key"], "ok": False, "at": now_iso(),
+                     "error": {"type": "DeadLetter", "message": reason}}
+            await self.store.resolve(run_id, entry.fields["key"], event)
+            await self.queue.enqueue_wake(run_id)
+        await self.queue.dead_letter(entry, reason)
+
+    # -- timers ------------------------------------------------------------------------
+
+    async def _timer_loop(self) -> None:
+        lease_ms = self.visibility_ms
+
+        async def body() -> float | None:
+            due, leased = await self.timers.claim(lease_ms)
+            for name in due:
+                await self._fire(name)
+                await self.timers.done(name, leased)
+            if due:
+                return None
+            nxt = await self.timers.next_due_ms()
+            wait = self.settings.timer_poll if nxt is None else (nxt - now_ms()) / 1000
+            return min(max(wait, 0.01), self.settings.timer_poll)
+
+        await self._guarded_loop("timers", body)
+
+    async def _fire(self, name: str) -> None:
+        kind, run_id, key = parse(name)
+        if kind == "sleep":
+            event = {"type": "effect_resolved", "key": key, "ok": True, "value": None, "at": now_iso()}
+            await self.store.resolve(run_id, key, event)
+            await self._wake(run_id)
+        elif kind == "gate":
+            verdict, deadline = await self.store.gate_timeout(run_id, key, now_ms(), now_iso())
+            if verdict in ("escalated", "not_due") and deadline:
+                await self.timers.add(member("gate", run_id, key), deadline)
+            if verdict == "applied":
+                await self._wake(run_id)
+        elif kind == "retry":
+            if await self.store.requeue(run_id, key):
+                request = next((e for e in await self.store.read_journal(run_id)
+                                if e["type"] == "effect_requested" and e["key"] == key), None)
+                if request is not None:
+                    await self.queue.enqueue_task(run_id, request)
+        elif kind == "wake":
+            await self._wake(run_id)
+
+    async def _announce_loop(self) -> None:
+        async def body() -> float | None:
+            await self.redis.zadd(keys.WORKERS, {self.name: time.time()})
+            return 5.0
+
+        await self._guarded_loop("announce", body)

@@ -1,0 +1,41 @@
+"""Connecting to Redis: ``REDIS_URL`` when set, else the embedded server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from state.embedded import ensure_embedded_redis
+
+#: Errors that mean "Redis is not reachable right now" (back off and retry).
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class RedisUnavailable(RuntimeError):
+    """Redis could not be reached; the message names where we looked."""
+
+
+def resolve_url(redis_url: str | None, data_dir: Path) -> str:
+    return redis_url or ensure_embedded_redis(data_dir)
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return url
+
+
+async def connect(url: str) -> Redis:
+    """Open a client and prove the server answers, or raise RedisUnavailable."""
+    client = Redis.from_url(url, decode_responses=True, health_check_interval=15)
+    try:
+        await client.ping()
+    except UNAVAILABLE as exc:
+        await client.aclose()
+        raise RedisUnavailable(f"cannot reach Redis at {describe(url)}: {exc}") from exc
+    return client

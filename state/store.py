@@ -1,0 +1,175 @@
+"""Run state in Redis: the journal, effects, gates, locks and indexes of runs.
+
+Every state change of a run goes through one of the Lua scripts in
+``state.scripts``; this module only names their arguments and decodes their
+replies. Indexes (by status, channel, requester) are global keys, so they are
+maintained beside the scripts, idempotently, and the run's meta hash stays the
+source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from redis.asyncio import Redis
+
+from engine.journal import Event, decode, encode
+from state import keys
+from state.scripts import Scripts
+
+STATUSES = ("running", "waiting", "completed", "failed", "cancelled")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class RunStore:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.scripts = Scripts(redis)
+
+    async def _run(self, name: str, run_id: str, *args: Any, client: Any = None) -> Any:
+        return await self.scripts[name](keys=keys.run_keys(run_id), args=list(args), client=client or self.redis)
+
+    # -- creating and reading -------------------------------------------------
+
+    async def create_run(self, run_id: str, created: Event, meta: dict[str, str]) -> bool:
+        ok = await self._run("create_run", run_id, encode(created), _json(meta))
+        if ok:
+            score = time.time()
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.zadd(keys.ALL_RUNS, {run_id: score})
+            pipe.zadd(keys.status_index(meta["status"]), {run_id: score})
+            pipe.zadd(keys.requester_index(meta["requester"]), {run_id: score})
+            if meta.get("channel"):
+                pipe.zadd(keys.channel_index(meta["channel"]), {run_id: score})
+            await pipe.execute()
+        return bool(ok)
+
+    async def read_journal(self, run_id: str, start: int = 0) -> list[Event]:
+        return [decode(raw) for raw in await self.redis.lrange(keys.journal(run_id), start, -1)]
+
+    async def journal_length(self, run_id: str) -> int:
+        return int(await self.redis.llen(keys.journal(run_id)))
+
+    async def meta(self, run_id: str) -> dict[str, str]:
+        return await self.redis.hgetall(keys.meta(run_id))
+
+    async def gates(self, run_id: str) -> dict[str, dict[str, Any]]:
+        raw = await self.redis.hgetall(keys.gates(run_id))
+        return {key: _normalize_gate(json.loads(value)) for key, value in raw.items()}
+
+    async def effect_states(self, run_id: str) -> dict[str, str]:
+        return await self.redis.hgetall(keys.effects(run_id))
+
+    async def undispatched(self, run_id: str) -> set[str]:
+        return set(await self.redis.smembers(keys.undispatched(run_id)))
+
+    async def artifact(self, run_id: str, key: str) -> bytes | None:
+        raw = await self.redis.execute_command("GET", keys.artifact(run_id, key), NEVER_DECODE=True)
+        return raw
+
+    async def store_artifacts(self, run_id: str, blobs: dict[str, bytes]) -> None:
+        if blobs:
+            pipe = self.redis.pipeline(transaction=False)
+            for key, data in blobs.items():
+                pipe.set(keys.artifact(run_id, key), data)
+            await pipe.execute()
+
+    # -- the orchestrator's writes ------------------------------------------------
+
+    async def append(
+        self, run_id: str, expected_seq: int, events: list[Event],
+        new_effects: list[tuple[str, bool]], gates: dict[str, dict[str, Any]], meta: dict[str, str],
+    ) -> tuple[int, int, str]:
+        """Fenced append. Returns (1 ok | 0 fenced | -1 run closed, journal length, status)."""
+        reply = await self._run(
+            "append", run_id, expected_seq, _json([encode(e) for e in events]),
+            _json([[k, d] for k, d in new_effects]), _json({k: _json(g) for k, g in gates.items()}) if gates else "{}",
+            _json(meta) if meta else "{}",
+        )
+        return int(reply[0]), int(reply[1]), (reply[2] if len(reply) > 2 else "")
+
+    def mark_dispatched(self, run_id: str, step_keys: Iterable[str], client: Any) -> Any:
+        return self._run("mark_dispatched", run_id, *step_keys, client=client)
+
+    async def reindex_status(self, run_id: str, status: str) -> None:
+        score = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        for other in STATUSES:
+            if other != status:
+                pipe.zrem(keys.status_index(other), run_id)
+        pipe.zadd(keys.status_index(status), {run_id: score}, nx=True)
+        await pipe.execute()
+
+    async def try_lock(self, run_id: str, token: str, ttl_s: float) -> bool:
+        return bool(await self.redis.set(keys.lock(run_id), token, nx=True, px=int(ttl_s * 1000)))
+
+    async def unlock(self, run_id: str, token: str) -> None:
+        await self.scripts["release_lock"](keys=[keys.lock(run_id)], args=[token])
+
+    # -- workers, timers and people -----------------------------------------------
+
+    async def start_task(self, run_id: str, key: str, worker: str, now_ms: int, lease_ms: int) -> tuple[str, str]:
+        verdict, detail = await self._run("start_task", run_id, key, worker, now_ms, lease_ms)
+        return str(verdict), str(detail)
+
+    async def heartbeat(self, run_id: str, key: str, worker: str, now_ms: int, lease_ms: int) -> bool:
+        return bool(await self._run("heartbeat", run_id, key, worker, now_ms, lease_ms))
+
+    async def backoff(self, run_id: str, key: str, worker: str, retry_at_ms: int) -> bool:
+        return bool(await self._run("backoff", run_id, key, worker, retry_at_ms))
+
+    async def requeue(self, run_id: str, key: str) -> bool:
+        return bool(await self._run("requeue", run_id, key))
+
+    async def resolve(self, run_id: str, key: str, event: Event) -> tuple[bool, str]:
+        applied, detail = await self._run("resolve", run_id, key, encode(event))
+        return bool(applied), str(detail)
+
+    async def decide(
+        self, run_id: str, key: str, user: str, groups: list[str], approve: bool, comment: str, at: str,
+    ) -> list[str]:
+        reply = await self._run("decide", run_id, key, user, _json(groups), "1" if approve else "0",
+                                comment, at, "breakpoint")
+        return [str(x) for x in reply]
+
+    async def answer(self, run_id: str, key: str, user: str, groups: list[str], value: Any, at: str) -> list[str]:
+        reply = await self._run("answer", run_id, key, user, _json(groups), _json(value), at)
+        return [str(x) for x in reply]
+
+    async def gate_timeout(self, run_id: str, key: str, now_ms: int, at: str) -> tuple[str, int]:
+        verdict, deadline = await self._run("gate_timeout", run_id, key, now_ms, at)
+        return str(verdict), int(deadline)
+
+    async def cancel(self, run_id: str, by: str, reason: str, at: str) -> list[str]:
+        return [str(x) for x in await self._run("cancel", run_id, by, reason, at)]
+
+    # -- listing --------------------------------------------------------------------
+
+    async def list_runs(self, status: str | None = None, requester: str | None = None,
+                        channel: str | None = None, limit: int = 50) -> list[str]:
+        if status:
+            index = keys.status_index(status)
+        elif requester:
+            index = keys.requester_index(requester)
+        elif channel:
+            index = keys.channel_index(channel)
+        else:
+            index = keys.ALL_RUNS
+        return list(await self.redis.zrevrange(index, 0, limit - 1))
+
+
+LIST_FIELDS = ("users", "groups", "votes", "escalate_users", "escalate_groups")
+
+
+def _normalize_gate(gate: dict[str, Any]) -> dict[str, Any]:
+    """Lua's cjson writes empty arrays as {}; read them back as lists."""
+    for name in LIST_FIELDS:
+        if gate.get(name) == {}:
+            gate[name] = []
+    return gate
