@@ -174,7 +174,7 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     load_processes(settings.processes_path)
     redis = await connect(resolve_url(settings.redis_url, settings.data_dir))
     try:
-        await Worker(redis, settings).run()
+        await Worker(redis, settings, handle_signals=True).run()
     finally:
         await redis.aclose()
     return 0

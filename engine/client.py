@@ -85,9 +85,8 @@ class ShepherdClient:
         definition = get_process(process_id)
         model = inputs if isinstance(inputs, definition.inputs) else validate_inputs(definition.inputs, inputs)
         run_id = new_run_id()
-        if dedup:
-            if not await self.redis.set(keys.dedup(dedup), run_id, nx=True, ex=86400):
-                return str(await self.redis.get(keys.dedup(dedup)))
+        if dedup and not await self.redis.set(keys.dedup(dedup), run_id, nx=True, ex=86400):
+            return str(await self.redis.get(keys.dedup(dedup)))
         at = now_iso()
         inputs_json = model.model_dump(mode="json")
         created = {"type": "run_created", "process": process_id, "title": definition.title,

@@ -60,7 +60,7 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-class EffectCancelled(Exception):  # noqa: N818
+class EffectCancelled(Exception):
     """The effect was cancelled (the run is being cancelled)."""
 
 

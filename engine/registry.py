@@ -124,7 +124,7 @@ def task(
 
 
 def process(
-    id: str,  # noqa: A002 - the natural name in @process("incident-response", ...)
+    id: str,
     *,
     title: str,
     inputs: type[BaseModel],

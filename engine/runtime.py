@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.context import Execution, describe_error
 from engine.errors import UnknownProcess
+from engine.failpoints import failpoint
 from engine.journal import HUMAN_KINDS, RESOLUTIONS, Event, JournalView, now_iso
 from engine.registry import get_process
 from state.queue import WorkQueue
@@ -107,6 +108,7 @@ class Orchestrator:
             execution.close()
             return None
         outcome = execution.drive()
+        failpoint("replay")
         ctx = execution.ctx
         events = ctx.take_new_events()
         meta: dict[str, str] = {"updated_at": now_iso(), "waiting_on": "[]"}
@@ -135,13 +137,14 @@ class Orchestrator:
                 meta["step"] = requests[-1]["name"]
         await self.store.store_artifacts(run_id, ctx.new_artifacts)
         ctx.new_artifacts = {}
-        applied, length, _ = await self.store.append(
+        applied, _, _ = await self.store.append(
             run_id, journal.seq, events, [(e["key"], e["kind"] in DISPATCHED_KINDS) for e in requests],
             gates, meta)
         if applied != 1:
             execution.close()  # fenced (or the run was closed): reload from the journal
             return -1 if applied == 0 else None
         journal.extend(events)
+        failpoint("after_append")
         if requests:
             await self._dispatch(run_id, requests)
         if "status" in meta:
@@ -176,7 +179,7 @@ class Orchestrator:
             if kind in DISPATCHED_KINDS:
                 dispatched.append(key)
         if dispatched:
-            self.store.mark_dispatched(run_id, dispatched, client=pipe)
+            await self.store.mark_dispatched(run_id, dispatched, client=pipe)
         await pipe.execute()
 
     async def _dispatch_leftovers(self, run_id: str, journal: JournalView) -> None:

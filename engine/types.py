@@ -83,7 +83,7 @@ class ArtifactRef(BaseModel):
     sha256: str
 
 
-class TaskFailed(Exception):  # noqa: N818 - reads as a sentence in process code
+class TaskFailed(Exception):
     """A task (or shell command) failed after its retries; raised inside the process."""
 
     def __init__(self, step: str, name: str, error_type: str, message: str) -> None:
@@ -91,7 +91,7 @@ class TaskFailed(Exception):  # noqa: N818 - reads as a sentence in process code
         self.step, self.name, self.error_type, self.message = step, name, error_type, message
 
 
-class ParallelError(Exception):  # noqa: N818
+class ParallelError(Exception):
     """One or more branches of ``ctx.parallel`` failed.
 
     ``parallel`` lets every branch settle (no branch is abandoned half-way)

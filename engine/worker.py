@@ -26,6 +26,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from engine.executors import TaskContext, run_shell, run_task
+from engine.failpoints import failpoint
 from engine.journal import now_iso
 from engine.runtime import Orchestrator, retry_due_ms
 from engine.settings import Settings
@@ -48,7 +49,9 @@ def describe_exception(exc: BaseException, timeout: Any = None) -> dict[str, str
 
 
 class Worker:
-    def __init__(self, redis: Redis, settings: Settings, *, name: str | None = None) -> None:
+    def __init__(self, redis: Redis, settings: Settings, *, name: str | None = None,
+                 handle_signals: bool = False) -> None:
+        self.handle_signals = handle_signals
         self.redis = redis
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
@@ -68,9 +71,9 @@ class Worker:
         self.stopping.set()
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         await self._retrying(self.queue.ensure_groups)
         log.info("worker %s started (concurrency %d)", self.name, self.settings.concurrency)
@@ -173,6 +176,7 @@ class Worker:
             await self._retrying(lambda: self.queue.ack(entry))
             return
         attempt = int(detail)
+        failpoint("task_started")
         holder: dict[str, asyncio.Task[Any]] = {}
 
         async def heartbeat() -> None:
@@ -208,7 +212,9 @@ class Worker:
                      "error": describe_exception(exc, args.get("timeout"))}
         finally:
             beat.cancel()
+        failpoint("task_finished")
         await self._retrying(lambda: self.store.resolve(run_id, key, event))
+        failpoint("after_commit")
         await self._wake_soon(run_id)
         await self._retrying(lambda: self.queue.ack(entry))
 

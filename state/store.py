@@ -94,8 +94,9 @@ class RunStore:
         )
         return int(reply[0]), int(reply[1]), (reply[2] if len(reply) > 2 else "")
 
-    def mark_dispatched(self, run_id: str, step_keys: Iterable[str], client: Any) -> Any:
-        return self._run("mark_dispatched", run_id, *step_keys, client=client)
+    async def mark_dispatched(self, run_id: str, step_keys: Iterable[str], client: Any) -> None:
+        """Queue the script on ``client`` (a pipeline), after the queue writes it confirms."""
+        await self._run("mark_dispatched", run_id, *step_keys, client=client)
 
     async def reindex_status(self, run_id: str, status: str) -> None:
         score = time.time()

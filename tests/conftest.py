@@ -1,0 +1,66 @@
+"""Fixtures: a real Redis (embedded by default, REDIS_URL if set), workers, a client.
+
+Tests flush the Redis database they use: point REDIS_URL only at a Redis you
+can spare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from engine.client import ShepherdClient
+from engine.registry import load_processes
+from engine.settings import Settings
+from engine.worker import Worker
+from state.connection import connect
+from state.embedded import ensure_embedded_redis
+from tests.helpers import EXAMPLES
+
+for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    os.environ.pop(proxy, None)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("REDIS_URL") or ensure_embedded_redis(tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def example_processes() -> None:
+    load_processes(str(EXAMPLES))
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = await connect(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str) -> Settings:
+    return Settings(redis_url=redis_url, data_dir=tmp_path, visibility_timeout=1.0, timer_poll=0.05,
+                    lock_ttl=5.0, processes_path=str(EXAMPLES), max_deliveries=3, shutdown_grace=5.0,
+                    concurrency=32)
+
+
+@pytest.fixture
+def client(redis: Redis) -> ShepherdClient:
+    return ShepherdClient(redis)
+
+
+@pytest.fixture
+async def worker(redis: Redis, settings: Settings) -> AsyncIterator[Worker]:
+    """An in-process worker on the test's event loop."""
+    w = Worker(redis, settings)
+    task = asyncio.create_task(w.run())
+    yield w
+    w.stop()
+    await asyncio.wait_for(task, 15)

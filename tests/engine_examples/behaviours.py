@@ -1,0 +1,137 @@
+"""Small processes that pin down one engine behaviour each."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from engine import Approvers, Context, OnTimeout, ParallelError, TaskContext, TaskFailed, process, task
+
+#: Set by the tests: the Redis the tasks below use for counters and barriers.
+REDIS_URL: dict[str, str] = {}
+
+
+class Nothing(BaseModel):
+    pass
+
+
+class Count(BaseModel):
+    n: int = 20
+    fail: int = -1
+
+
+class BarrierArgs(BaseModel):
+    run: str
+    index: int
+    size: int
+    fail: bool = False
+
+
+@task
+async def barrier_member(args: BarrierArgs) -> int:
+    """Returns only once all ``size`` members are running at the same time."""
+    redis = Redis.from_url(REDIS_URL["url"], decode_responses=True)
+    try:
+        counter = f"test:barrier:{args.run}"
+        await redis.incr(counter)
+        for _ in range(500):
+            if int(await redis.get(counter) or 0) >= args.size:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise TimeoutError(f"only {await redis.get(counter)} of {args.size} tasks ran at once")
+        if args.fail:
+            raise ValueError(f"branch {args.index} failed on purpose")
+        return args.index
+    finally:
+        await redis.aclose()
+
+
+@process("parallel-barrier", title="Parallel barrier", inputs=Count)
+async def parallel_barrier(inputs: Count, ctx: Context) -> dict:
+    """n tasks that can only finish if all of them run concurrently."""
+    branches = [ctx.task(barrier_member, BarrierArgs(run=ctx.run_id, index=i, size=inputs.n, fail=i == inputs.fail))
+                for i in range(inputs.n)]
+    try:
+        results = await ctx.parallel(*branches)
+    except ParallelError as err:
+        return {"failed": sorted(err.errors), "succeeded": sorted(err.results)}
+    return {"results": results}
+
+
+@task
+async def flaky(times: int, tc: TaskContext) -> int:
+    """Fails on its first ``times`` attempts."""
+    if tc.attempt <= times:
+        raise ConnectionError(f"attempt {tc.attempt} failed")
+    return tc.attempt
+
+
+@task(retries=2, backoff=0.05)
+async def flaky_with_retries(times: int, tc: TaskContext) -> int:
+    return await flaky.fn(times, tc)
+
+
+@process("retries", title="Retries", inputs=Count)
+async def retries(inputs: Count, ctx: Context) -> dict:
+    """A task with retries=2 that fails n times."""
+    attempts = await ctx.task(flaky_with_retries, inputs.n)
+    return {"attempts": attempts}
+
+
+@process("uncaught-failure", title="Uncaught failure", inputs=Nothing)
+async def uncaught_failure(inputs: Nothing, ctx: Context) -> None:
+    """A task failure the process does not handle fails the run."""
+    await ctx.task(flaky, 5, key="fragile-step")
+
+
+@process("caught-failure", title="Caught failure", inputs=Nothing)
+async def caught_failure(inputs: Nothing, ctx: Context) -> dict:
+    """A task failure raised inside the process can be handled."""
+    try:
+        await ctx.task(flaky, 5)
+    except TaskFailed as exc:
+        return {"caught": exc.error_type, "step": exc.step}
+    return {"caught": None}
+
+
+class GateOptions(BaseModel):
+    timeout: float | None = None
+    on_timeout: OnTimeout | None = None
+    quorum: int = 1
+    approvers: list[str] = []
+    groups: list[str] = []
+    four_eyes: bool = False
+    escalate_to: list[str] = []
+
+
+@process("configurable-gate", title="Configurable gate", inputs=GateOptions)
+async def configurable_gate(inputs: GateOptions, ctx: Context) -> dict:
+    """One breakpoint with whatever options the test asks for."""
+    decision = await ctx.breakpoint(
+        "Proceed?", approvers=Approvers(users=inputs.approvers, groups=inputs.groups),
+        four_eyes=inputs.four_eyes, quorum=inputs.quorum, timeout=inputs.timeout, on_timeout=inputs.on_timeout,
+        escalate_to=Approvers(users=inputs.escalate_to) if inputs.escalate_to else None,
+        escalation_timeout=inputs.timeout if inputs.escalate_to else None, key="proceed")
+    return decision.model_dump(mode="json")
+
+
+@process("nested-parallel", title="Nested parallel", inputs=Nothing)
+async def nested_parallel(inputs: Nothing, ctx: Context) -> list:
+    """Coroutine branches, each with several steps and a gate of its own."""
+
+    async def environment(name: str) -> str:
+        first = await ctx.shell(["echo", name])
+        ctx.note(f"{name}: echoed")
+        decision = await ctx.breakpoint(f"Promote {name}?", key="promote")
+        return f"{first.stdout.strip()}:{'yes' if decision.approved else 'no'}"
+
+    return await ctx.parallel(environment(n) for n in ("dev", "prod"))
+
+
+@process("not-deterministic-io", title="Awaits real I/O", inputs=Nothing)
+async def awaits_real_io(inputs: Nothing, ctx: Context) -> None:
+    """Process code that awaits something other than an intrinsic: a bug, reported as such."""
+    await asyncio.sleep(0.01)

@@ -1,0 +1,72 @@
+"""Shared test helpers: waiting on runs, and workers in separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from engine.client import RunView, ShepherdClient
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "tests" / "examples"
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+async def wait_for(client: ShepherdClient, run_id: str, *statuses: str, timeout: float = 15.0) -> RunView:
+    """Wait until the run reaches one of ``statuses`` (default: any end state)."""
+    wanted = statuses or TERMINAL
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        run = await client.view(run_id)
+        if run.status in wanted:
+            return run
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"run {run_id} is {run.status}, not {wanted}, after {timeout}s:\n{run}")
+        await asyncio.sleep(0.02)
+
+
+async def wait_for_gate(client: ShepherdClient, run_id: str, timeout: float = 15.0) -> dict:
+    """Wait until the run has an open gate or question; return the first."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        run = await client.view(run_id)
+        if run.open_gates:
+            return run.open_gates[0]
+        if run.status in TERMINAL or asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"run {run_id} has no open gate ({run.status}):\n{run}")
+        await asyncio.sleep(0.02)
+
+
+def worker_env(redis_url: str, data_dir: Path, *, failpoints: str = "", processes_path: str = "",
+               **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_PROXY") and not k.endswith("_proxy")}
+    env.update({
+        "REDIS_URL": redis_url, "SHEPHERD_DATA_DIR": str(data_dir),
+        "SHEPHERD_PROCESSES_PATH": processes_path or str(EXAMPLES),
+        "SHEPHERD_VISIBILITY_TIMEOUT": "1", "SHEPHERD_TIMER_POLL": "0.05", "SHEPHERD_LOCK_TTL": "2",
+        "SHEPHERD_SHUTDOWN_GRACE": "5", "SHEPHERD_FAILPOINTS": failpoints, "PYTHONPATH": str(ROOT),
+    })
+    env.update(extra)
+    return env
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """A real ``shepherd worker`` process (so it can be killed with SIGKILL)."""
+    log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+    return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
