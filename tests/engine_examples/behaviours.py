@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from engine import Approvers, Context, OnTimeout, ParallelError, TaskContext, TaskFailed, process, task
 
-#: Set by the tests: the Redis the tasks below use for counters and barriers.
+#: Set by in-process tests: the Redis the tasks below use for counters and barriers
+#: (worker subprocesses use their REDIS_URL).
 REDIS_URL: dict[str, str] = {}
+
+
+def _redis() -> Redis:
+    return Redis.from_url(REDIS_URL.get("url") or os.environ["REDIS_URL"], decode_responses=True)
 
 
 class Nothing(BaseModel):
@@ -32,7 +38,7 @@ class BarrierArgs(BaseModel):
 @task
 async def barrier_member(args: BarrierArgs) -> int:
     """Returns only once all ``size`` members are running at the same time."""
-    redis = Redis.from_url(REDIS_URL["url"], decode_responses=True)
+    redis = _redis()
     try:
         counter = f"test:barrier:{args.run}"
         await redis.incr(counter)
@@ -135,3 +141,31 @@ async def nested_parallel(inputs: Nothing, ctx: Context) -> list:
 async def awaits_real_io(inputs: Nothing, ctx: Context) -> None:
     """Process code that awaits something other than an intrinsic: a bug, reported as such."""
     await asyncio.sleep(0.01)
+
+
+class SlowArgs(BaseModel):
+    seconds: float
+    n: int = 1
+
+
+@task
+async def slow_counted(args: SlowArgs, tc: TaskContext) -> str:
+    """Sleeps, recording executions and the most that ever ran at once."""
+    redis = _redis()
+    try:
+        await redis.rpush("test:executions", tc.idempotency_key)
+        now_running = await redis.incr("test:running")
+        await redis.eval("if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then "
+                         "redis.call('SET', KEYS[1], ARGV[1]) end", 1, "test:max-running", now_running)
+        await asyncio.sleep(args.seconds)
+        await redis.decr("test:running")
+        return tc.idempotency_key
+    finally:
+        await redis.aclose()
+
+
+@process("slow-tasks", title="Slow tasks", inputs=SlowArgs)
+async def slow_tasks(inputs: SlowArgs, ctx: Context) -> list:
+    """n slow tasks in parallel."""
+    return await ctx.parallel(ctx.task(slow_counted, SlowArgs(seconds=inputs.seconds), key=f"slow-{i}")
+                              for i in range(inputs.n))
