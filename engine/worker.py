@@ -169,7 +169,7 @@ class Worker:
         run_id, key, kind, name = fields["run"], fields["key"], fields["kind"], fields["name"]
         args = json.loads(fields.get("args") or "{}")
         verdict, detail = await self._retrying(
-            lambda: self.store.start_task(run_id, key, self.name, now_ms(), self.visibility_ms))
+            lambda: self.store.start_task(run_id, key, self.name, self.visibility_ms))
         if verdict != "go":
             if verdict == "done":
                 await self._wake_soon(run_id)  # its result may not have woken the run yet
@@ -180,7 +180,7 @@ class Worker:
         holder: dict[str, asyncio.Task[Any]] = {}
 
         async def heartbeat() -> None:
-            alive = await self.store.heartbeat(run_id, key, self.name, now_ms(), self.visibility_ms)
+            alive = await self.store.heartbeat(run_id, key, self.name, self.visibility_ms)
             await self.queue.touch(entry, self.name)
             if not alive and "work" in holder:  # cancelled, or taken over after a lost lease
                 holder["work"].cancel()
@@ -204,7 +204,7 @@ class Worker:
             if attempt <= retries:
                 due = retry_due_ms(attempt, float(args.get("backoff") or 1.0))
                 log.info("run %s step %s attempt %d failed (%s); retrying", run_id, key, attempt, exc)
-                if await self._retrying(lambda: self.store.backoff(run_id, key, self.name, due)):
+                if await self._retrying(lambda: self.store.backoff(run_id, key, self.name, due - now_ms())):
                     await self._retrying(lambda: self.timers.add(member("retry", run_id, key), due))
                 await self._retrying(lambda: self.queue.ack(entry))
                 return

@@ -31,6 +31,12 @@ local function contains(list, value)
   return false
 end
 local function is_empty(list) return type(list) ~= 'table' or next(list) == nil end
+-- Leases use the server's clock, the same clock that ages stream entries for XAUTOCLAIM,
+-- so "an entry is reclaimable" implies "its task's lease has expired" whatever the workers' clocks say.
+local function server_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function resolve_with(key, value_table, at)
   local event = cjson.encode({type = 'effect_resolved', key = key, ok = true, value = value_table, at = at})
   redis.call('HSET', effects, key, 'resolved')
@@ -76,8 +82,8 @@ return 1
 """
 
 START_TASK = PRELUDE + r"""
--- ARGV: key, worker, now_ms, lease_ms. Returns {verdict, attempt-or-status}.
-local key, worker, now, lease = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+-- ARGV: key, worker, lease_ms. Returns {verdict, attempt-or-status}.
+local key, worker, now, lease = ARGV[1], ARGV[2], server_ms(), tonumber(ARGV[3])
 local st = redis.call('HGET', effects, key)
 if not st then return {'unknown', ''} end
 if st == 'resolved' or st == 'cancelled' then return {'done', st} end
@@ -93,20 +99,20 @@ return {'go', attempt}
 """
 
 HEARTBEAT = PRELUDE + r"""
--- ARGV: key, worker, now_ms, lease_ms. 1 while this worker still owns the task.
+-- ARGV: key, worker, lease_ms. 1 while this worker still owns the task.
 local key = ARGV[1]
 if redis.call('HGET', effects, key) ~= 'running' then return 0 end
 if redis.call('HGET', effects, key .. '#worker') ~= ARGV[2] then return 0 end
-redis.call('HSET', effects, key .. '#lease', tonumber(ARGV[3]) + tonumber(ARGV[4]))
+redis.call('HSET', effects, key .. '#lease', server_ms() + tonumber(ARGV[3]))
 return 1
 """
 
 BACKOFF = PRELUDE + r"""
--- ARGV: key, worker, retry_at_ms. Parks a failed attempt until its retry is due.
+-- ARGV: key, worker, delay_ms. Parks a failed attempt until its retry is due.
 local key = ARGV[1]
 if redis.call('HGET', effects, key) ~= 'running' then return 0 end
 if redis.call('HGET', effects, key .. '#worker') ~= ARGV[2] then return 0 end
-redis.call('HSET', effects, key, 'backoff', key .. '#lease', tonumber(ARGV[3]))
+redis.call('HSET', effects, key, 'backoff', key .. '#lease', server_ms() + tonumber(ARGV[3]))
 return 1
 """
 
@@ -281,9 +287,9 @@ return due
 
 REMOVE_TIMER = r"""
 -- KEYS: timers zset. ARGV: member, leased score. Removes the timer only if nobody
--- re-armed it since it was claimed.
+-- re-armed it (to any other time) since it was claimed.
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if score and tonumber(score) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
 """
 

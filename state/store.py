@@ -115,15 +115,15 @@ class RunStore:
 
     # -- workers, timers and people -----------------------------------------------
 
-    async def start_task(self, run_id: str, key: str, worker: str, now_ms: int, lease_ms: int) -> tuple[str, str]:
-        verdict, detail = await self._run("start_task", run_id, key, worker, now_ms, lease_ms)
+    async def start_task(self, run_id: str, key: str, worker: str, lease_ms: int) -> tuple[str, str]:
+        verdict, detail = await self._run("start_task", run_id, key, worker, lease_ms)
         return str(verdict), str(detail)
 
-    async def heartbeat(self, run_id: str, key: str, worker: str, now_ms: int, lease_ms: int) -> bool:
-        return bool(await self._run("heartbeat", run_id, key, worker, now_ms, lease_ms))
+    async def heartbeat(self, run_id: str, key: str, worker: str, lease_ms: int) -> bool:
+        return bool(await self._run("heartbeat", run_id, key, worker, lease_ms))
 
-    async def backoff(self, run_id: str, key: str, worker: str, retry_at_ms: int) -> bool:
-        return bool(await self._run("backoff", run_id, key, worker, retry_at_ms))
+    async def backoff(self, run_id: str, key: str, worker: str, delay_ms: int) -> bool:
+        return bool(await self._run("backoff", run_id, key, worker, delay_ms))
 
     async def requeue(self, run_id: str, key: str) -> bool:
         return bool(await self._run("requeue", run_id, key))
