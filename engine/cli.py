@@ -15,7 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from engine.arguments import ArgumentError, parse_command, split_command_text
+from engine.arguments import ArgumentError, parse_command
 from engine.client import RunView, ShepherdClient
 from engine.errors import ShepherdError
 from engine.registry import get_process, load_processes
@@ -80,9 +80,8 @@ async def with_client(settings: Settings, body: Callable[[ShepherdClient], Await
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     load_processes(settings.processes_path)
     definition = get_process(args.process)
-    tokens = [t for arg in args.arguments for t in (split_command_text(arg) if " " in arg and "=" not in arg
-                                                    else [arg])]
-    inputs = parse_command(definition.inputs, definition.positional, tokens)
+    # The shell already split the words; quotes it removed need no second pass.
+    inputs = parse_command(definition.inputs, definition.positional, list(args.arguments))
 
     async def body(client: ShepherdClient) -> int:
         run_id = await client.start(definition.id, inputs, requester=_user(settings, args.as_user),

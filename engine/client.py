@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from engine.arguments import parse_arguments, validate_inputs
+from engine.arguments import parse_command, validate_inputs
 from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownRun
 from engine.journal import TERMINAL, Event, JournalView, now_iso
 from engine.registry import get_process
@@ -153,8 +153,8 @@ class ShepherdClient:
         request = next(e for e in await self.store.read_journal(run_id)
                        if e["type"] == "effect_requested" and e["key"] == key)
         form = _import_form(request["args"]["form"])
-        raw = parse_arguments(form, [], values) if isinstance(values, list) else values
-        answer = validate_inputs(form, raw).model_dump(mode="json")
+        model = parse_command(form, [], values) if isinstance(values, list) else validate_inputs(form, values)
+        answer = model.model_dump(mode="json")
         reply = await self.store.answer(run_id, key, user, groups or [], answer, now_iso())
         if reply[0] == "applied":
             await self.queue.enqueue_wake(run_id)
