@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, get_type_hints
 
 from pydantic import TypeAdapter
@@ -36,12 +37,17 @@ class TaskContext:
         return f"{self.run_id}:{self.step}"
 
 
+@lru_cache(maxsize=1024)
+def _argument_adapter(fn: Callable[..., Any]) -> TypeAdapter[Any] | None:
+    """The validator for a task's first parameter (built once per task function)."""
+    params = list(inspect.signature(fn).parameters)
+    annotation = get_type_hints(fn).get(params[0])
+    return None if annotation is None else TypeAdapter(annotation)
+
+
 def _argument(definition: TaskDef, raw: Any) -> Any:
-    params = list(inspect.signature(definition.fn).parameters)
-    annotation = get_type_hints(definition.fn).get(params[0])
-    if annotation is None:
-        return raw
-    return TypeAdapter(annotation).validate_python(raw)
+    adapter = _argument_adapter(definition.fn)
+    return raw if adapter is None else adapter.validate_python(raw)
 
 
 async def run_task(name: str, args: dict[str, Any], tctx: TaskContext) -> Any:

@@ -137,7 +137,7 @@ class Orchestrator:
                 meta["step"] = requests[-1]["name"]
         await self.store.store_artifacts(run_id, ctx.new_artifacts)
         ctx.new_artifacts = {}
-        applied, _, _ = await self.store.append(
+        applied, _, previous_status = await self.store.append(
             run_id, journal.seq, events, [(e["key"], e["kind"] in DISPATCHED_KINDS) for e in requests],
             gates, meta)
         if applied != 1:
@@ -147,7 +147,7 @@ class Orchestrator:
         failpoint("after_append")
         if requests:
             await self._dispatch(run_id, requests)
-        if "status" in meta:
+        if meta.get("status", previous_status) != previous_status:
             await self.store.reindex_status(run_id, meta["status"])
         if execution.finished:
             execution.close()

@@ -56,7 +56,7 @@ return 1
 APPEND = PRELUDE + r"""
 -- ARGV: expected length, events (JSON array of JSON strings),
 --       new effects (JSON array of [key, needs_dispatch]), gates (JSON object key -> JSON),
---       meta fields (JSON object)
+--       meta fields (JSON object). Returns {1, length, previous status} or a refusal.
 local status = run_status()
 local len = redis.call('LLEN', journal)
 if status and TERMINAL[status] then return {-1, len, status} end
@@ -69,7 +69,7 @@ for _, effect in ipairs(cjson.decode(ARGV[3])) do
 end
 for key, gate in pairs(cjson.decode(ARGV[4])) do redis.call('HSETNX', gates, key, gate) end
 for f, v in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', meta, f, v) end
-return {1, len}
+return {1, len, status or ''}
 """
 
 MARK_DISPATCHED = PRELUDE + r"""

@@ -86,7 +86,7 @@ class RunStore:
         self, run_id: str, expected_seq: int, events: list[Event],
         new_effects: list[tuple[str, bool]], gates: dict[str, dict[str, Any]], meta: dict[str, str],
     ) -> tuple[int, int, str]:
-        """Fenced append. Returns (1 ok | 0 fenced | -1 run closed, journal length, status)."""
+        """Fenced append: (1 ok | 0 fenced | -1 run closed, journal length, status before the append)."""
         reply = await self._run(
             "append", run_id, expected_seq, _json([encode(e) for e in events]),
             _json([[k, d] for k, d in new_effects]), _json({k: _json(g) for k, g in gates.items()}) if gates else "{}",
