@@ -60,16 +60,18 @@ class Orchestrator:
 
     async def advance(self, run_id: str) -> bool:
         """Advance the run as far as it can go now. False if another orchestrator holds it."""
-        token = uuid.uuid4().hex
-        if not await self.store.try_lock(run_id, token, self.lock_ttl):
-            return False
-        try:
-            for _ in range(100):  # a fenced append, or results landing meanwhile: go again
-                seq = await self._iterate(run_id)
-                if seq is None or await self.store.journal_length(run_id) == seq:
-                    break
-        finally:
-            await self.store.unlock(run_id, token)
+        for _ in range(100):
+            token = uuid.uuid4().hex
+            if not await self.store.try_lock(run_id, token, self.lock_ttl):
+                return False
+            seq: int | None = -1
+            try:
+                while seq == -1:  # -1: fenced by another writer; reload and go again
+                    seq = await self._iterate(run_id)
+            finally:
+                length = await self.store.unlock(run_id, token)
+            if seq is None or length == seq:
+                break  # nothing landed while we held the lock
         return True
 
     def forget(self, run_id: str) -> None:

@@ -272,8 +272,10 @@ return {'cancelled', status}
 """
 
 RELEASE_LOCK = r"""
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+-- KEYS: a run's lock and journal. ARGV: our token. Releases the lock if still ours and
+-- returns the journal length, so the releaser sees whether results landed meanwhile.
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return redis.call('LLEN', KEYS[2])
 """
 
 CLAIM_TIMERS = r"""
@@ -309,7 +311,7 @@ RUN_SCRIPTS: dict[str, str] = {
     "cancel": CANCEL,
 }
 
-#: Scripts over a single key.
+#: Scripts over one key, or a few of one run's keys given explicitly.
 SINGLE_KEY_SCRIPTS: dict[str, str] = {
     "release_lock": RELEASE_LOCK,
     "claim_timers": CLAIM_TIMERS,

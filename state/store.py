@@ -110,8 +110,9 @@ class RunStore:
     async def try_lock(self, run_id: str, token: str, ttl_s: float) -> bool:
         return bool(await self.redis.set(keys.lock(run_id), token, nx=True, px=int(ttl_s * 1000)))
 
-    async def unlock(self, run_id: str, token: str) -> None:
-        await self.scripts["release_lock"](keys=[keys.lock(run_id)], args=[token])
+    async def unlock(self, run_id: str, token: str) -> int:
+        """Release the run's lock (if still ours); returns the journal length."""
+        return int(await self.scripts["release_lock"](keys=[keys.lock(run_id), keys.journal(run_id)], args=[token]))
 
     # -- workers, timers and people -----------------------------------------------
 
