@@ -1,9 +1,8 @@
 """Turn command text into validated process inputs.
 
-One parser serves both front ends -- ``shepherd run <process> [args]`` in a terminal and
-``/run <process> [args]`` in Slack -- so a process accepts the same text and reports the same
-problems wherever it is started. Everything here is pure: text in, values or ArgumentError out.
-Shell syntax is borrowed for quoting only; nothing is ever expanded or executed.
+One parser serves ``shepherd run <process> [args]`` and Slack's ``/run <process> [args]``, so a
+process accepts the same text and reports the same problems wherever it is started. It is pure:
+shell syntax is borrowed for quoting only; nothing is expanded or executed.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from enum import Enum
 from types import UnionType
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import AliasChoices, BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from engine.errors import ProcessDefinitionError, ShepherdError
@@ -26,10 +25,10 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class ArgumentError(ShepherdError, ValueError):
-    """Bad command text or inputs, one human-readable line per problem in ``lines``.
+    """Bad command text or inputs: ``lines`` holds one human-readable line per problem.
 
-    Problems are collected before raising so a person fixes a command once, not once per
-    mistake. It is a ShepherdError so front ends print it like any other user-facing error.
+    All problems are collected first, so a person fixes a command in one go; being a
+    ShepherdError lets front ends print it like any other user-facing error.
     """
 
     exit_code = 2
@@ -42,16 +41,9 @@ class ArgumentError(ShepherdError, ValueError):
         return type(self), (self.lines,)  # keep the separate lines across pickling
 
 
-class _CoercionError(Exception):
-    """A value that cannot be what its field needs; the message says what was expected."""
-
-
 # Phones and Slack make quotes "smart"; no-break spaces arrive by copy/paste.
-_SMART = str.maketrans(
-    {"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u00a0": " ", "\u202f": " "}
-)
-# Slack references (labels may hold spaces or quotes) and word-internal apostrophes (don\u2019t)
-# are set aside so the quoting rules never see them.
+_SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u00a0": " "})
+# Slack references (labels may hold spaces, quotes) and apostrophes inside words stay out of quoting.
 _PROTECT = re.compile(
     "<(?:[@#!]|https?:|mailto:)[^\\s<>|\"'\u201c\u201d\u2018\u2019]*(?:\\|[^<>]*)?>"
     "|(?<=\\w)\u2019(?=\\w)"
@@ -83,27 +75,20 @@ def split_command_text(text: str) -> list[str]:
 
 
 _REF = re.compile(
-    r"<(?P<kind>@|#|!subteam\^)(?P<id>[A-Za-z0-9]+)(?:\|(?P<label>[^<>]*))?>"
-    r"|<(?P<url>https?://[^<>|\s]+)(?:\|[^<>]*)?>|<mailto:(?P<mail>[^<>|\s]+)(?:\|[^<>]*)?>"
-    r"|&(?P<ent>amp|lt|gt);"
+    r"<(?:@|#|!subteam\^)(?P<id>[A-Za-z0-9]+)(?:\|[^<>]*)?>"
+    r"|<(?:mailto:)?(?P<url>(?<=mailto:)[^<>|\s]+|https?://[^<>|\s]+)(?:\|[^<>]*)?>"
 )
+_ENTITY = re.compile("&(amp|lt|gt);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 
 
-def _readable(m: re.Match[str]) -> str:
-    """A reference inside longer text becomes what the person saw, e.g. @alice or #general."""
-    if m["ent"] or m["url"] or m["mail"]:
-        return _ENTITIES.get(m["ent"] or "", m["url"] or m["mail"])
-    prefix, label = ("#" if m["kind"] == "#" else "@"), m["label"] or m["id"]
-    return label if label.startswith(prefix) else prefix + label
-
-
 def _unescape(value: str) -> str:
-    """Undo Slack's escaping: a value that is one reference becomes its ID (<@U1|al> -> U1)."""
-    whole = _REF.fullmatch(value.strip())
-    if whole and not whole["ent"]:
-        return whole["id"] or whole["url"] or whole["mail"]
-    return _REF.sub(_readable, value)
+    """Undo Slack's escaping so both front ends yield the same value: <@U1|al> -> U1, &lt; -> <.
+
+    Processes get stable IDs (names change; IDs don't) and can resolve plain @names later.
+    """
+    plain = _REF.sub(lambda m: m["id"] or m["url"], value)
+    return _ENTITY.sub(lambda m: _ENTITIES[m[1]], plain)
 
 
 _COLLECTIONS = {list, tuple, set, frozenset, abc.Sequence, abc.MutableSequence, abc.Set}
@@ -111,7 +96,6 @@ _COMMA = re.compile(r",(?![^<]*>)")  # commas inside <...|label> do not separate
 _BOOLS = {**dict.fromkeys(("yes", "true", "on", "1"), True),
           **dict.fromkeys(("no", "false", "off", "0"), False)}
 _NUM = r"\d+(?:\.\d+)?"
-_ISO = re.compile(rf"p(?:({_NUM})w)?(?:({_NUM})d)?(?:t(?:({_NUM})h)?(?:({_NUM})m)?(?:({_NUM})s)?)?")
 _PART = re.compile(rf"({_NUM})\s*([a-z]+)\s*")
 _UNITS = {unit: secs for secs, units in {
     1: "s sec secs second seconds", 60: "m min mins minute minutes", 3600: "h hr hrs hour hours",
@@ -132,6 +116,7 @@ def _unwrap(tp: Any) -> tuple[Any, bool]:
 
 
 def _show(value: Any) -> str:
+    """Quote a bad value, shortened so a pasted log line keeps the error to one line."""
     text = value if isinstance(value, str) else repr(value)
     text = text if len(text) <= 60 else text[:57] + "…"
     return f"'{text}'" if isinstance(value, str) else text
@@ -140,32 +125,32 @@ def _show(value: Any) -> str:
 def parse_duration(text: str) -> timedelta:
     """Durations people type: 90 (seconds), 30s, 5m, 2h, 1d, 1w, 1h30m, '2 hours', PT5M."""
     s = text.strip().lower()
+    if s.startswith("p"):  # ISO 8601 (PT5M, P1DT2H); no years or months, their length varies
+        date, _, time = s[1:].partition("t")
+        s = "" if re.search("[ym]", date) else date + time
     try:
         if re.fullmatch(_NUM, s):
             return timedelta(seconds=float(s))
-        if (iso := _ISO.fullmatch(s)) and any(iso.groups()) and not s.endswith("t"):
-            w, d, h, m, sec = (float(g or 0) for g in iso.groups())
-            return timedelta(weeks=w, days=d, hours=h, minutes=m, seconds=sec)
-        if re.fullmatch(f"(?:{_PART.pattern})+", s) and all(
-            u in _UNITS for _, u in _PART.findall(s)
-        ):
-            return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(s)))
+        parts = _PART.findall(s) if re.fullmatch(f"(?:{_PART.pattern})+", s) else []
+        if parts and all(u in _UNITS for _, u in parts):
+            return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
     except OverflowError:
         pass
-    raise _CoercionError(f"expected {_DURATION}, got {_show(text)}")
+    raise ArgumentError(f"expected {_DURATION}, got {_show(text)}")
 
 
 def _coerce_scalar(tp: Any, value: str) -> Any:
     value, tp = _unescape(value), _unwrap(tp)[0]
     if tp is bool:
         if value.strip().lower() not in _BOOLS:
-            raise _CoercionError(f"expected yes or no (true/false, on/off, 1/0), got {_show(value)}")
+            raise ArgumentError(f"expected yes or no (or true/false, on/off), got {_show(value)}")
         return _BOOLS[value.strip().lower()]
     if tp is timedelta:
         return parse_duration(value)
     if get_origin(tp) is Literal or (isinstance(tp, type) and issubclass(tp, Enum)):
         # Forgive case (sev-1 -> SEV-1); a miss is left for pydantic to list the choices.
-        hits = [c for c in (tp if isinstance(tp, type) else get_args(tp)) if value.casefold() in
+        members = getattr(tp, "__members__", None)  # Enum; a Literal lists its choices in args
+        hits = [c for c in (members.values() if members else get_args(tp)) if value.casefold() in
                 {str(getattr(c, "value", c)).casefold(), str(getattr(c, "name", c)).casefold()}]
         return hits[0] if len(hits) == 1 else value
     return value
@@ -179,25 +164,21 @@ def _coerce(annotation: Any, value: Any) -> Any:
     origin, args = get_origin(tp) or tp, get_args(tp)
     if origin not in _COLLECTIONS:
         return _coerce_scalar(tp, value)
-    fixed = origin is tuple and args and args[-1] is not Ellipsis
     items = [item.strip() for item in _COMMA.split(value) if item.strip()]
-    return [_coerce_scalar(args[min(i, len(args) - 1) if fixed else 0] if args else Any, item)
-            for i, item in enumerate(items)]
+    return [_coerce_scalar(args[0] if args else Any, item) for item in items]
 
 
 _KEYED = re.compile(r"(?P<dash>--)?(?P<key>[^\W\d][\w-]*)(?:=(?P<value>.*))?", re.DOTALL)
 
 
 def _norm(key: str) -> str:
+    """dry-run, Dry_Run and DRY-RUN all name the field dry_run."""
     return key.replace("-", "_").casefold()
 
 
 def _aliases(info: FieldInfo) -> list[str]:
-    """Every string a field is known by besides its name (alias, validation alias, choices)."""
-    found = [info.alias, info.validation_alias]
-    if isinstance(info.validation_alias, AliasChoices):
-        found += info.validation_alias.choices
-    return [a for a in found if isinstance(a, str)]
+    """String aliases of a field, the one pydantic validates by first."""
+    return [a for a in (info.validation_alias, info.alias) if isinstance(a, str)]
 
 
 def _bind(
@@ -205,51 +186,35 @@ def _bind(
 ) -> tuple[dict[str, Any], list[str], set[str]]:
     """Assign tokens to fields: (raw values, problem lines, fields whose value was unusable)."""
     fields = model.model_fields
-    lookup: dict[str, str] = {}
-    for name, info in fields.items():
-        for key in (name, *_aliases(info)):
-            lookup.setdefault(_norm(key), name)
-    slots = [lookup.get(_norm(p), p) for p in ([positional] if isinstance(positional, str)
-                                                else positional)]
+    lookup = {_norm(key): name for name, info in fields.items() for key in (*_aliases(info), name)}
+    slots = [lookup.get(_norm(p), p) for p in positional]
     if unknown := [s for s in slots if s not in fields]:
         raise ProcessDefinitionError(f"positional {unknown} not inputs of {model.__name__}")
     raw: dict[str, Any] = {}
     errors: list[str] = []
     bad: set[str] = set()
     used = 0
-
-    def is_flag(name: str | None) -> bool:
-        return name is not None and _unwrap(fields[name].annotation)[0] is bool
-
     for token in split_command_text(tokens) if isinstance(tokens, str) else tokens:
         m = _KEYED.fullmatch(token)
         value: Any
         if m and (m["dash"] or m["value"] is not None):
-            key, value = _norm(m["key"]), m["value"]
-            name = lookup.get(key)
-            if name is None and value is None and is_flag(lookup.get(key.removeprefix("no_"))):
-                name, value = lookup[key.removeprefix("no_")], "no"  # --no-dry-run
-            elif name is None:
-                errors.append(f"unknown input '{m['key']}' (expected one of: {', '.join(fields)})")
+            name, value = lookup.get(_norm(m["key"]), ""), m["value"]
+            if not name or value is None:  # --name alone is a mistake, not a positional value
+                errors.append(f"input '{name}' needs a value: {name}=..." if name else
+                              f"unknown input '{m['key']}' (expected one of: {', '.join(fields)})")
                 continue
-            elif value is None:  # --name without a value is only meaningful for a yes/no input
-                if not is_flag(name):
-                    errors.append(f"input '{name}' needs a value: {name}=...")
-                    continue
-                value = "yes"
         elif used < len(slots):
             name, value, used = slots[used], token, used + 1
         else:
-            n = len(slots)
-            takes = f"takes {n} positional: {', '.join(slots)}" if n else "takes no positional"
-            errors.append(f"unexpected argument '{token}' (this process {takes})")
+            takes = f"{len(slots)} positional: {', '.join(slots)}" if slots else "only key=value"
+            errors.append(f"unexpected argument '{token}' (this process takes {takes})")
             continue
         if name in raw or name in bad:
             errors.append(f"input '{name}' given twice")
             continue
         try:
             raw[name] = _coerce(fields[name].annotation, value)
-        except _CoercionError as exc:
+        except ArgumentError as exc:
             errors.append(f"input '{name}': {exc}")
             bad.add(name)
     return raw, list(dict.fromkeys(errors)), bad
@@ -260,9 +225,8 @@ def parse_arguments(
 ) -> dict[str, Any]:
     """Bind tokens to fields: bare ones fill ``positional`` in order, ``key=value`` by name.
 
-    Keys may use - or _ and match a field name or alias ignoring case; ``--flag``,
-    ``--no-flag`` and ``--key=value`` work too. Values are coerced (durations, lists, yes/no,
-    Slack references) but not validated; the dict is keyed by field name.
+    Keys may use - or _ (or a leading --) and match a field name or alias ignoring case. Values
+    are coerced (durations, lists, yes/no, Slack references), not validated; keyed by field.
     """
     raw, errors, _ = _bind(model, positional, tokens)
     if errors:
@@ -271,13 +235,9 @@ def parse_arguments(
 
 
 _EXPECTED = {kind: text for text, kinds in {
-    "a whole number": "int_parsing int_type int_from_float",
-    "a number": "float_parsing float_type decimal_parsing",
-    "yes or no": "bool_parsing bool_type", "text": "string_type", _DURATION: "time_delta_parsing",
-    "a date and time like 2024-05-01T14:30": "datetime_parsing datetime_from_date_parsing",
-    "a date like 2024-05-01": "date_parsing date_from_datetime_parsing",
-    "a comma-separated list": "list_type tuple_type set_type",
-    "a URL": "url_parsing", "a UUID": "uuid_parsing"}.items() for kind in kinds.split()}
+    "a whole number": "int_parsing int_from_float", "a number": "float_parsing decimal_parsing",
+    "yes or no": "bool_parsing", _DURATION: "time_delta_parsing", "a date": "date_parsing",
+}.items() for kind in kinds.split()}
 
 
 def _describe(
@@ -286,9 +246,8 @@ def _describe(
     """One pydantic error as (field name, a short line naming the field and what it needs)."""
     loc, kind, got = error["loc"], error["type"], error.get("input")
     field = names.get(str(loc[0]), str(loc[0])) if loc else ""
-    path = field + "".join(f".{p}" for p in loc[1:] if not isinstance(p, int))
-    items = [p + 1 for p in loc[1:] if isinstance(p, int)]
-    where = (f"input '{path}'" + (f" (item {items[-1]})" if items else "")) if loc else "inputs"
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[1:])
+    where = f"input '{field}{path}'" if loc else "inputs"
     if kind == "missing":
         return field, f"{where}: required"
     if kind == "extra_forbidden":
