@@ -23,7 +23,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m benchmarks
+	@$(PY) -m benchmarks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
