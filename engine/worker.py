@@ -62,6 +62,8 @@ class Worker:
                                          cache_size=settings.replay_cache_size)
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.inflight: set[asyncio.Task[None]] = set()
+        self.running_tasks = 0  # task entries being handled (wakes do not count against concurrency)
+        self.slot_freed = asyncio.Event()
         self.stopping = asyncio.Event()
         self.visibility_ms = int(settings.visibility_timeout * 1000)
 
@@ -127,8 +129,15 @@ class Worker:
 
     async def _read_loop(self) -> None:
         async def body() -> float | None:
-            free = self.settings.concurrency - len(self.inflight)
-            entries = await self.queue.read(self.name, count=max(free, 1), block_ms=1000, wake_only=free <= 0)
+            free = self.settings.concurrency - self.running_tasks
+            if free > 0:
+                entries = await self.queue.read(self.name, count=free, block_ms=1000)
+            else:  # every slot busy: keep advancing runs, and look for tasks again as soon as one ends
+                self.slot_freed.clear()
+                entries = await self.queue.read(self.name, count=10, block_ms=20, wake_only=True)
+                if not entries:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.slot_freed.wait(), 1.0)
             for entry in entries:
                 self._spawn(entry)
             return None
@@ -146,8 +155,13 @@ class Worker:
                 await self._retrying(lambda: self._wake(entry.fields["run"]))
                 await self._retrying(lambda: self.queue.ack(entry))
             else:
-                async with self.slots:
-                    await self._run_effect(entry)
+                self.running_tasks += 1
+                try:
+                    async with self.slots:
+                        await self._run_effect(entry)
+                finally:
+                    self.running_tasks -= 1
+                    self.slot_freed.set()
         except asyncio.CancelledError:
             raise
         except Exception:

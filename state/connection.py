@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -30,9 +30,15 @@ def describe(url: str) -> str:
     return url
 
 
-async def connect(url: str) -> Redis:
-    """Open a client and prove the server answers, or raise RedisUnavailable."""
-    client = Redis.from_url(url, decode_responses=True, health_check_interval=15)
+async def connect(url: str, max_connections: int = 64) -> Redis:
+    """Open a client and prove the server answers, or raise RedisUnavailable.
+
+    The pool blocks (rather than failing) when all its connections are busy, so a
+    burst of work waits its turn instead of looking like an outage.
+    """
+    pool = BlockingConnectionPool.from_url(url, decode_responses=True, health_check_interval=15,
+                                           max_connections=max_connections, timeout=30)
+    client = Redis.from_pool(pool)  # closing the client closes its pool
     try:
         await client.ping()
     except UNAVAILABLE as exc:
