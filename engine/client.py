@@ -168,7 +168,7 @@ class ShepherdClient:
         reply = await self.store.cancel(run_id, by, reason, now_iso())
         if reply[0] == "terminal":
             raise RunClosed(f"run {run_id} is already {reply[1]}")
-        await self.store.reindex_status(run_id, "cancelled")
+        await self.store.reindex_status(run_id)
         return f"cancelled run {run_id}"
 
     async def view(self, run_id: str) -> RunView:
@@ -193,7 +193,14 @@ class ShepherdClient:
         for run_id in ids:
             pipe.hgetall(keys.meta(run_id))
         metas = await pipe.execute()
-        return [{"id": run_id, **meta} for run_id, meta in zip(ids, metas, strict=True) if meta]
+        runs = []
+        for run_id, meta in zip(ids, metas, strict=True):
+            if status and meta and meta.get("status") != status:
+                await self.store.reindex_status(run_id)  # an index write lost to a race or crash
+                continue
+            if meta:
+                runs.append({"id": run_id, **meta})
+        return runs
 
     async def is_finished(self, run_id: str) -> bool:
         return (await self._meta(run_id)).get("status") in {t.removeprefix("run_") for t in TERMINAL}

@@ -93,6 +93,8 @@ class Orchestrator:
         journal = JournalView(events)
         if journal.terminal is None:
             await self._dispatch_leftovers(run_id, journal)
+        else:  # a crash may have come between the final append and its index update
+            await self.store.reindex_status(run_id)
         try:
             definition = get_process(journal.created["process"])  # type: ignore[index]
         except UnknownProcess as exc:
@@ -150,7 +152,7 @@ class Orchestrator:
         if requests:
             await self._dispatch(run_id, requests)
         if meta.get("status", previous_status) != previous_status:
-            await self.store.reindex_status(run_id, meta["status"])
+            await self.store.reindex_status(run_id)  # from meta: a concurrent cancel must win
         if execution.finished:
             execution.close()
         else:

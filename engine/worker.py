@@ -63,6 +63,8 @@ class Worker:
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.inflight: set[asyncio.Task[None]] = set()
         self.running_tasks = 0  # task entries being handled (wakes do not count against concurrency)
+        self.held: set[str] = set()  # task entries this worker is handling: never reclaimed by itself
+        self.last_outage = -settings.visibility_timeout  # monotonic time Redis was last unreachable
         self.slot_freed = asyncio.Event()
         self.stopping = asyncio.Event()
         self.visibility_ms = int(settings.visibility_timeout * 1000)
@@ -102,6 +104,7 @@ class Worker:
             try:
                 return await op()
             except UNAVAILABLE as exc:
+                self.last_outage = time.monotonic()
                 if self.stopping.is_set():
                     raise
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
@@ -117,6 +120,7 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except UNAVAILABLE as exc:
+                self.last_outage = time.monotonic()
                 log.warning("%s: redis unavailable (%s); backing off %.1fs", name, exc, delay)
                 pause, delay = delay, min(delay * 2, 5.0)
             except Exception:
@@ -156,10 +160,12 @@ class Worker:
                 await self._retrying(lambda: self.queue.ack(entry))
             else:
                 self.running_tasks += 1
+                self.held.add(entry.id)
                 try:
                     async with self.slots:
                         await self._run_effect(entry)
                 finally:
+                    self.held.discard(entry.id)
                     self.running_tasks -= 1
                     self.slot_freed.set()
         except asyncio.CancelledError:
@@ -182,8 +188,12 @@ class Worker:
         fields = entry.fields
         run_id, key, kind, name = fields["run"], fields["key"], fields["kind"], fields["name"]
         args = json.loads(fields.get("args") or "{}")
-        verdict, detail = await self._retrying(
-            lambda: self.store.start_task(run_id, key, self.name, self.visibility_ms))
+        verdict, detail, owner = await self._retrying(
+            lambda: self.store.start_task(run_id, key, self.name, self.visibility_ms, entry.id))
+        if verdict == "busy" and owner == entry.id:
+            # Reclaimed before the attempt's lease ran out: leave it pending. If that attempt's
+            # worker is alive it keeps the entry; if not, the next reclaim finds the lease expired.
+            return
         if verdict != "go":
             if verdict == "done":
                 await self._wake_soon(run_id)  # its result may not have woken the run yet
@@ -210,12 +220,14 @@ class Worker:
         except asyncio.CancelledError:
             if self.stopping.is_set() or not work.cancelled():
                 raise
+            beat.cancel()
             log.info("run %s step %s: task cancelled", run_id, key)
             await self._retrying(lambda: self.queue.ack(entry))
             return
         except Exception as exc:
             retries = int(args.get("retries") or 0)
             if attempt <= retries:
+                beat.cancel()
                 due = retry_due_ms(attempt, float(args.get("backoff") or 1.0))
                 log.info("run %s step %s attempt %d failed (%s); retrying", run_id, key, attempt, exc)
                 if await self._retrying(lambda: self.store.backoff(run_id, key, self.name, due - now_ms())):
@@ -224,10 +236,16 @@ class Worker:
                 return
             event = {"type": "effect_resolved", "key": key, "ok": False, "at": now_iso(), "attempt": attempt,
                      "error": describe_exception(exc, args.get("timeout"))}
+        except BaseException:
+            beat.cancel()
+            raise
+        # Keep heartbeating until the result is committed: a result held through an outage
+        # must be committed when Redis returns, not run again by a reclaimer.
+        try:
+            failpoint("task_finished")
+            await self._retrying(lambda: self.store.resolve(run_id, key, event))
         finally:
             beat.cancel()
-        failpoint("task_finished")
-        await self._retrying(lambda: self.store.resolve(run_id, key, event))
         failpoint("after_commit")
         await self._wake_soon(run_id)
         await self._retrying(lambda: self.queue.ack(entry))
@@ -243,8 +261,15 @@ class Worker:
 
     async def _reclaim_loop(self) -> None:
         async def body() -> float | None:
+            quiet = time.monotonic() - self.last_outage
+            if quiet < self.settings.visibility_timeout:
+                # Just back from an outage: give live workers a visibility timeout to renew
+                # their leases before taking their entries.
+                return self.settings.visibility_timeout - quiet
             for stream in (keys.TASKS_STREAM, keys.WAKE_STREAM):
                 for entry in await self.queue.reclaim(stream, self.name, self.visibility_ms):
+                    if entry.id in self.held:
+                        continue  # ours, still being handled (e.g. committing after an outage)
                     if entry.deliveries > self.settings.max_deliveries:
                         await self._dead_letter(entry)
                     else:

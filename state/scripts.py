@@ -82,20 +82,26 @@ return 1
 """
 
 START_TASK = PRELUDE + r"""
--- ARGV: key, worker, lease_ms. Returns {verdict, attempt-or-status}.
+-- ARGV: key, worker, lease_ms, queue entry id. Returns {verdict, attempt-or-status, owner's entry}.
+-- 'busy' names the entry the running attempt came from: if it is this same entry (reclaimed
+-- before its lease ran out) the caller must leave it pending, not drop it.
 local key, worker, now, lease = ARGV[1], ARGV[2], server_ms(), tonumber(ARGV[3])
 local st = redis.call('HGET', effects, key)
-if not st then return {'unknown', ''} end
-if st == 'resolved' or st == 'cancelled' then return {'done', st} end
+if not st then return {'unknown', '', ''} end
+if st == 'resolved' or st == 'cancelled' then return {'done', st, ''} end
 local status = run_status()
-if TERMINAL[status] then return {'done', status} end
+if TERMINAL[status] then return {'done', status, ''} end
 if st == 'running' or st == 'backoff' then
   local until_ms = tonumber(redis.call('HGET', effects, key .. '#lease') or '0')
-  if until_ms > now then return {'busy', st} end
+  if until_ms > now then
+    local owner = st == 'running' and redis.call('HGET', effects, key .. '#entry') or ''
+    return {'busy', st, owner or ''}
+  end
 end
 local attempt = redis.call('HINCRBY', effects, key .. '#attempts', 1)
-redis.call('HSET', effects, key, 'running', key .. '#lease', now + lease, key .. '#worker', worker)
-return {'go', attempt}
+redis.call('HSET', effects, key, 'running', key .. '#lease', now + lease, key .. '#worker', worker,
+           key .. '#entry', ARGV[4])
+return {'go', attempt, ''}
 """
 
 HEARTBEAT = PRELUDE + r"""
@@ -132,6 +138,7 @@ if st == 'resolved' or st == 'cancelled' then return {0, st} end
 local status = run_status()
 if TERMINAL[status] then return {0, status} end
 redis.call('HSET', effects, key, 'resolved')
+redis.call('HDEL', effects, key .. '#lease', key .. '#worker', key .. '#entry')
 return {1, push(ARGV[2])}
 """
 

@@ -98,7 +98,11 @@ class RunStore:
         """Queue the script on ``client`` (a pipeline), after the queue writes it confirms."""
         await self._run("mark_dispatched", run_id, *step_keys, client=client)
 
-    async def reindex_status(self, run_id: str, status: str) -> None:
+    async def reindex_status(self, run_id: str, status: str | None = None) -> str:
+        """Put the run in the index of its status (read from its meta hash unless given)."""
+        status = status or await self.redis.hget(keys.meta(run_id), "status")
+        if not status:
+            return ""
         score = time.time()
         pipe = self.redis.pipeline(transaction=False)
         for other in STATUSES:
@@ -106,6 +110,7 @@ class RunStore:
                 pipe.zrem(keys.status_index(other), run_id)
         pipe.zadd(keys.status_index(status), {run_id: score}, nx=True)
         await pipe.execute()
+        return status
 
     async def try_lock(self, run_id: str, token: str, ttl_s: float) -> bool:
         return bool(await self.redis.set(keys.lock(run_id), token, nx=True, px=int(ttl_s * 1000)))
@@ -116,9 +121,11 @@ class RunStore:
 
     # -- workers, timers and people -----------------------------------------------
 
-    async def start_task(self, run_id: str, key: str, worker: str, lease_ms: int) -> tuple[str, str]:
-        verdict, detail = await self._run("start_task", run_id, key, worker, lease_ms)
-        return str(verdict), str(detail)
+    async def start_task(self, run_id: str, key: str, worker: str, lease_ms: int,
+                         entry_id: str = "") -> tuple[str, str, str]:
+        """(go, attempt, '') | (busy, state, owner's entry id) | (done, state, '') | (unknown, '', '')."""
+        verdict, detail, owner = await self._run("start_task", run_id, key, worker, lease_ms, entry_id)
+        return str(verdict), str(detail), str(owner)
 
     async def heartbeat(self, run_id: str, key: str, worker: str, lease_ms: int) -> bool:
         return bool(await self._run("heartbeat", run_id, key, worker, lease_ms))
