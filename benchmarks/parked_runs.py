@@ -104,7 +104,7 @@ async def _sampled_bytes(h: Harness, run_ids: list[str], total_runs: int) -> dic
             parts[name].append(size)
         parts["other"].append(other)
     per_key = {name: round(statistics.fmean(values)) for name, values in parts.items()}
-    indexes = [keys.ALL_RUNS, keys.status_index("waiting"), keys.channel_index(CHANNEL),
+    indexes = [keys.status_index("waiting"), keys.channel_index(CHANNEL),
                *(keys.requester_index(r) for r in REQUESTERS)]
     index_bytes = sum([await _memory_usage(h, key) for key in indexes])
     own = sum(per_key.values())

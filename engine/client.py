@@ -8,7 +8,6 @@ typed error from ``engine.errors`` with one line for the person.
 from __future__ import annotations
 
 import importlib
-import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,12 +88,11 @@ class ShepherdClient:
             return str(await self.redis.get(keys.dedup(dedup)))
         at = now_iso()
         inputs_json = model.model_dump(mode="json")
-        created = {"type": "run_created", "process": process_id, "title": definition.title,
-                   "inputs": inputs_json, "requester": requester, "channel": channel,
-                   "code_hash": definition.code_hash(), "at": at}
+        created = {"type": "run_created", "process": process_id, "inputs": inputs_json,
+                   "requester": requester, "channel": channel, "code_hash": definition.code_hash(), "at": at}
         meta = {"process": process_id, "title": definition.title, "status": "running",
                 "requester": requester, "channel": channel or "", "created_at": at, "updated_at": at,
-                "code_hash": created["code_hash"], "inputs": json.dumps(inputs_json)}
+                "code_hash": created["code_hash"]}  # inputs live in the journal's run_created
         await self.store.create_run(run_id, created, meta)
         await self.queue.ensure_groups()
         await self.queue.enqueue_wake(run_id)

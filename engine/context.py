@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from engine.errors import NonDeterminismError, ProcessDefinitionError
-from engine.journal import Event, JournalView, now_iso
+from engine.journal import Event, JournalView, compact, now_iso
 from engine.registry import ProcessDef, TaskDef
 from engine.types import (
     Approvers,
@@ -240,8 +240,8 @@ class Context:
             raise ProcessDefinitionError(f"ctx.task takes a @task function, not {fn!r}")
         return self._effect(
             "task", fn.name, key,
-            lambda: {"input": to_jsonable(args), "retries": fn.retries, "backoff": fn.backoff,
-                     "timeout": fn.timeout},
+            lambda: compact({"input": to_jsonable(args), "retries": fn.retries, "backoff": fn.backoff,
+                             "timeout": fn.timeout}, retries=0, backoff=1.0),
             fn.decode,
         )
 
@@ -264,8 +264,8 @@ class Context:
 
         effect = self._effect(
             "shell", argv[0], key,
-            lambda: {"argv": list(argv), "cwd": cwd, "env": env or {}, "timeout": timeout,
-                     "max_output": max_output, "retries": retries, "backoff": 1.0},
+            lambda: compact({"argv": list(argv), "cwd": cwd, "env": env or {}, "timeout": timeout,
+                             "max_output": max_output, "retries": retries}, retries=0),
             decode,
         )
         return effect
@@ -289,7 +289,7 @@ class Context:
 
         def make_args() -> dict[str, Any]:
             deadline = datetime.now(UTC) + timeout_td if timeout_td else None
-            return {
+            return compact({
                 "title": title, "facts": to_jsonable(facts or {}), "users": who.users,
                 "groups": who.groups, "four_eyes": four_eyes, "quorum": quorum,
                 "deadline": deadline.isoformat() if deadline else None,
@@ -297,7 +297,7 @@ class Context:
                 "escalate_users": escalate_to.users if escalate_to else [],
                 "escalate_groups": escalate_to.groups if escalate_to else [],
                 "escalation_timeout": escalation_td.total_seconds() if escalation_td else None,
-            }
+            }, quorum=1)
 
         return self._effect("breakpoint", title, key, make_args, Decision.model_validate)
 
@@ -311,11 +311,11 @@ class Context:
 
         def make_args() -> dict[str, Any]:
             deadline = datetime.now(UTC) + timeout_td if timeout_td else None
-            return {
+            return compact({
                 "title": title, "form": f"{form.__module__}:{form.__qualname__}",
                 "schema": form.model_json_schema(), "users": who.users, "groups": who.groups,
                 "deadline": deadline.isoformat() if deadline else None,
-            }
+            })
 
         return self._effect("ask", title, key, make_args, form.model_validate)
 

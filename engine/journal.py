@@ -28,7 +28,17 @@ HUMAN_KINDS = frozenset({"breakpoint", "ask"})
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """UTC, to the millisecond, with the short 'Z' suffix (every journal entry carries one)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def compact(fields: dict[str, Any], **defaults: Any) -> dict[str, Any]:
+    """Leave out empty values and defaults: parked runs are kept in memory, byte for byte.
+
+    Readers use ``.get(name, default)``, so nothing is lost.
+    """
+    return {k: v for k, v in fields.items()
+            if v is not None and v != [] and v != {} and v is not False and not (k in defaults and defaults[k] == v)}
 
 
 def encode(event: Event) -> str:

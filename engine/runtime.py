@@ -19,7 +19,7 @@ from typing import Any
 from engine.context import Execution, describe_error
 from engine.errors import UnknownProcess
 from engine.failpoints import failpoint
-from engine.journal import HUMAN_KINDS, RESOLUTIONS, Event, JournalView, now_iso
+from engine.journal import HUMAN_KINDS, RESOLUTIONS, Event, JournalView, compact, now_iso
 from engine.registry import get_process
 from state.queue import WorkQueue
 from state.store import RunStore
@@ -34,20 +34,16 @@ def _ms(iso: str | None) -> int:
     return int(datetime.fromisoformat(iso).timestamp() * 1000) if iso else 0
 
 
-def gate_record(run_id: str, request: Event, requester: str) -> dict[str, Any]:
-    """The mutable state of a breakpoint or ask, created with its request."""
+def gate_record(request: Event, requester: str) -> dict[str, Any]:
+    """The mutable state of a breakpoint or ask, created with its request (defaults left out)."""
     args = request["args"]
     escalation = args.get("escalation_timeout")
-    return {
-        "kind": request["kind"], "key": request["key"], "run": run_id, "title": args["title"],
-        "status": "open", "users": args.get("users", []), "groups": args.get("groups", []),
-        "four_eyes": bool(args.get("four_eyes")), "requester": requester,
-        "quorum": int(args.get("quorum", 1)), "votes": [],
-        "deadline_ms": _ms(args.get("deadline")), "on_timeout": args.get("on_timeout") or "reject",
-        "escalate_users": args.get("escalate_users", []), "escalate_groups": args.get("escalate_groups", []),
-        "escalation_timeout_ms": int(escalation * 1000) if escalation else 0, "escalated": False,
-        "opened_at": request["at"],
-    }
+    return {"kind": request["kind"], "key": request["key"], "title": args["title"], "status": "open",
+            "requester": requester, "quorum": int(args.get("quorum", 1)), **compact({
+                "users": args.get("users"), "groups": args.get("groups"), "four_eyes": args.get("four_eyes"),
+                "deadline_ms": _ms(args.get("deadline")) or None, "on_timeout": args.get("on_timeout"),
+                "escalate_users": args.get("escalate_users"), "escalate_groups": args.get("escalate_groups"),
+                "escalation_timeout_ms": int(escalation * 1000) if escalation else None})}
 
 
 class Orchestrator:
@@ -115,7 +111,7 @@ class Orchestrator:
         failpoint("replay")
         ctx = execution.ctx
         events = ctx.take_new_events()
-        meta: dict[str, str] = {"updated_at": now_iso(), "waiting_on": "[]"}
+        meta: dict[str, str] = {"updated_at": now_iso(), "waiting_on": ""}
         if outcome.state == "completed":
             events.append({"type": "run_completed", "result": outcome.value, "at": meta["updated_at"]})
             meta.update(status="completed", result=json.dumps(outcome.value, default=str))
@@ -130,15 +126,15 @@ class Orchestrator:
 
         requests = [e for e in events if e["type"] == "effect_requested"]
         requester = (journal.created or {}).get("requester", "")
-        gates = {e["key"]: gate_record(run_id, e, requester) for e in requests if e["kind"] in HUMAN_KINDS}
+        gates = {e["key"]: gate_record(e, requester) for e in requests if e["kind"] in HUMAN_KINDS}
         if outcome.state == "suspended":
             pending = [*journal.pending.values(), *requests]
             waiting = [e for e in pending if e["kind"] in HUMAN_KINDS]
             meta["status"] = "waiting" if waiting else "running"
-            meta["waiting_on"] = json.dumps([{"key": e["key"], "kind": e["kind"], "title": e["name"]}
-                                             for e in waiting])
+            meta["waiting_on"] = ",".join(e["key"] for e in waiting)  # their titles are in the gates hash
             if requests:
-                meta["step"] = requests[-1]["name"]
+                last = requests[-1]
+                meta["step"] = (last["name"].rsplit(".", 1)[-1] if last["kind"] == "task" else last["name"])[:60]
         await self.store.store_artifacts(run_id, ctx.new_artifacts)
         ctx.new_artifacts = {}
         applied, _, previous_status = await self.store.append(

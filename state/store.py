@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
@@ -42,7 +43,6 @@ class RunStore:
         if ok:
             score = time.time()
             pipe = self.redis.pipeline(transaction=False)
-            pipe.zadd(keys.ALL_RUNS, {run_id: score})
             pipe.zadd(keys.status_index(meta["status"]), {run_id: score})
             pipe.zadd(keys.requester_index(meta["requester"]), {run_id: score})
             if meta.get("channel"):
@@ -99,16 +99,20 @@ class RunStore:
         await self._run("mark_dispatched", run_id, *step_keys, client=client)
 
     async def reindex_status(self, run_id: str, status: str | None = None) -> str:
-        """Put the run in the index of its status (read from its meta hash unless given)."""
-        status = status or await self.redis.hget(keys.meta(run_id), "status")
+        """Put the run in the index of its status (read from its meta hash unless given).
+
+        Indexes are scored by the run's start time, so listings are newest first.
+        """
+        stored, created = await self.redis.hmget(keys.meta(run_id), ["status", "created_at"])
+        status = status or stored
         if not status:
             return ""
-        score = time.time()
+        score = datetime.fromisoformat(created).timestamp() if created else time.time()
         pipe = self.redis.pipeline(transaction=False)
         for other in STATUSES:
             if other != status:
                 pipe.zrem(keys.status_index(other), run_id)
-        pipe.zadd(keys.status_index(status), {run_id: score}, nx=True)
+        pipe.zadd(keys.status_index(status), {run_id: score})
         await pipe.execute()
         return status
 
@@ -168,8 +172,9 @@ class RunStore:
             index = keys.requester_index(requester)
         elif channel:
             index = keys.channel_index(channel)
-        else:
-            index = keys.ALL_RUNS
+        else:  # every run is in exactly one status index
+            scored = await self.redis.zunion([keys.status_index(s) for s in STATUSES], withscores=True)
+            return [run_id for run_id, _ in sorted(scored, key=lambda item: -item[1])[:limit]]
         return list(await self.redis.zrevrange(index, 0, limit - 1))
 
 
@@ -177,8 +182,11 @@ LIST_FIELDS = ("users", "groups", "votes", "escalate_users", "escalate_groups")
 
 
 def _normalize_gate(gate: dict[str, Any]) -> dict[str, Any]:
-    """Lua's cjson writes empty arrays as {}; read them back as lists."""
+    """Fill in the defaults left out when stored; Lua's cjson writes empty arrays as {}."""
     for name in LIST_FIELDS:
-        if gate.get(name) == {}:
+        if gate.get(name) in (None, {}):
             gate[name] = []
+    gate.setdefault("four_eyes", False)
+    gate.setdefault("escalated", False)
+    gate.setdefault("deadline_ms", 0)
     return gate
