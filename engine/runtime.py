@@ -54,16 +54,26 @@ class Orchestrator:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Execution] = OrderedDict()
 
-    async def advance(self, run_id: str) -> bool:
-        """Advance the run as far as it can go now. False if another orchestrator holds it."""
+    async def advance(self, run_id: str, resolve: tuple[str, Event] | None = None) -> bool:
+        """Advance the run as far as it can go now. False if another orchestrator holds it.
+
+        ``resolve`` (a step key and its effect_resolved event) is committed first, in the
+        same round trip that takes the lock and reads the journal: a worker's hot path.
+        """
         for _ in range(100):
             token = uuid.uuid4().hex
-            if not await self.store.try_lock(run_id, token, self.lock_ttl):
+            cached = self._cache.get(run_id)
+            start = cached.journal.seq if cached is not None else 0
+            locked, fresh = await self.store.lock_and_read(run_id, token, self.lock_ttl, start, resolve)
+            resolve = None
+            if not locked:
                 return False
             seq: int | None = -1
+            prefetched: tuple[int, list[Event]] | None = (start, fresh)
             try:
                 while seq == -1:  # -1: fenced by another writer; reload and go again
-                    seq = await self._iterate(run_id)
+                    seq = await self._iterate(run_id, prefetched)
+                    prefetched = None
             finally:
                 length = await self.store.unlock(run_id, token)
             if seq is None or length == seq:
@@ -75,15 +85,26 @@ class Orchestrator:
         if execution is not None:
             execution.close()
 
-    async def _load(self, run_id: str) -> Execution | None:
+    async def _load(self, run_id: str, prefetched: tuple[int, list[Event]] | None) -> Execution | None:
+        """The run's execution: the warm one brought up to date, or a cold replay of the journal.
+
+        ``prefetched`` is (start, events from start) read under the lock, if any.
+        """
         cached = self._cache.pop(run_id, None)
         if cached is not None:
-            newer = await self.store.read_journal(run_id, cached.journal.seq)
+            if prefetched is not None and prefetched[0] == cached.journal.seq:
+                newer = prefetched[1]
+            else:
+                newer = await self.store.read_journal(run_id, cached.journal.seq)
             if all(e["type"] in RESOLUTIONS for e in newer):
                 cached.journal.extend(newer)
                 return cached
             cached.close()  # someone else wrote requests: the warm coroutine is stale
-        events = await self.store.read_journal(run_id)
+            prefetched = None
+        if prefetched is not None and prefetched[0] == 0:
+            events = prefetched[1]
+        else:
+            events = await self.store.read_journal(run_id)
         if not events:
             return None
         journal = JournalView(events)
@@ -98,9 +119,9 @@ class Orchestrator:
             return None
         return Execution(definition, run_id, journal)
 
-    async def _iterate(self, run_id: str) -> int | None:
-        """One replay and commit. Returns the journal length it left, or None when done."""
-        execution = await self._load(run_id)
+    async def _iterate(self, run_id: str, prefetched: tuple[int, list[Event]] | None = None) -> int | None:
+        """One replay and commit. Returns the journal length it left, -1 if fenced, None when done."""
+        execution = await self._load(run_id, prefetched)
         if execution is None:
             return None
         journal = execution.journal
@@ -179,8 +200,8 @@ class Orchestrator:
             if kind in DISPATCHED_KINDS:
                 dispatched.append(key)
         if dispatched:
-            await self.store.mark_dispatched(run_id, dispatched, client=pipe)
-        await pipe.execute()
+            self.store.queue_script(pipe, "mark_dispatched", run_id, *dispatched)
+        await self.store.execute_with_scripts(pipe)
 
     async def _dispatch_leftovers(self, run_id: str, journal: JournalView) -> None:
         leftovers = await self.store.undispatched(run_id)

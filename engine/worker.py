@@ -244,11 +244,13 @@ class Worker:
         # must be committed when Redis returns, not run again by a reclaimer.
         try:
             failpoint("task_finished")
-            await self._retrying(lambda: self.store.resolve(run_id, key, event))
+            # Commit, and advance the run here in the same round trip when nobody else is.
+            advanced = await self._retrying(lambda: self.orchestrator.advance(run_id, resolve=(key, event)))
         finally:
             beat.cancel()
         failpoint("after_commit")
-        await self._wake_soon(run_id)
+        if not advanced:
+            await self._wake_soon(run_id)
         await self._retrying(lambda: self.queue.ack(entry))
 
     async def _beat(self, heartbeat: Callable[[], Awaitable[None]]) -> None:

@@ -337,3 +337,8 @@ class Scripts:
 
     def __getitem__(self, name: str) -> AsyncScript:
         return self._scripts[name]
+
+    async def load_all(self) -> None:
+        """Load every script (after a Redis restart emptied the script cache)."""
+        for script in self._scripts.values():
+            await script.registered_client.script_load(script.script)

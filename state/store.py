@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from engine.journal import Event, decode, encode
 from state import keys
@@ -94,9 +95,42 @@ class RunStore:
         )
         return int(reply[0]), int(reply[1]), (reply[2] if len(reply) > 2 else "")
 
-    async def mark_dispatched(self, run_id: str, step_keys: Iterable[str], client: Any) -> None:
-        """Queue the script on ``client`` (a pipeline), after the queue writes it confirms."""
-        await self._run("mark_dispatched", run_id, *step_keys, client=client)
+    def queue_script(self, pipe: Pipeline, name: str, run_id: str, *args: Any) -> None:
+        """Add a run script to a pipeline as a bare EVALSHA.
+
+        redis-py would otherwise check SCRIPT EXISTS before every such pipeline (one
+        more round trip); ``execute_with_scripts`` handles a server that lost its scripts.
+        """
+        run_keys = keys.run_keys(run_id)
+        pipe.evalsha(self.scripts[name].sha, len(run_keys), *run_keys, *args)
+
+    async def execute_with_scripts(self, pipe: Pipeline) -> list[Any]:
+        """Execute a pipeline holding bare EVALSHAs; after a Redis restart (NOSCRIPT) load the
+        scripts and run the pipeline's commands again (each one is safe to repeat)."""
+        commands = list(pipe.command_stack)
+        results = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in results):
+            await self.scripts.load_all()
+            retry = self.redis.pipeline(transaction=False)
+            for args, options in commands:
+                retry.execute_command(*args, **options)
+            results = await retry.execute(raise_on_error=False)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    async def lock_and_read(self, run_id: str, token: str, ttl_s: float, start: int,
+                            resolve: tuple[str, Event] | None = None) -> tuple[bool, list[Event]]:
+        """One round trip: commit ``resolve`` (if given), take the run lock, read the journal from ``start``."""
+        pipe = self.redis.pipeline(transaction=False)
+        if resolve is not None:
+            self.queue_script(pipe, "resolve", run_id, resolve[0], encode(resolve[1]))
+        pipe.set(keys.lock(run_id), token, nx=True, px=int(ttl_s * 1000))
+        pipe.lrange(keys.journal(run_id), start, -1)
+        results = await self.execute_with_scripts(pipe)
+        locked = bool(results[-2])
+        return locked, [decode(raw) for raw in results[-1]] if locked else []
 
     async def reindex_status(self, run_id: str, status: str | None = None) -> str:
         """Put the run in the index of its status (read from its meta hash unless given).

@@ -216,10 +216,14 @@ class UnreachableForCommits(RunStore):
 
     until = 0.0
 
-    async def resolve(self, run_id: str, key: str, event: Event) -> tuple[bool, str]:
-        if time.monotonic() < self.until:
+    commits_refused = 0
+
+    async def lock_and_read(self, run_id: str, token: str, ttl_s: float, start: int,
+                            resolve: tuple[str, Event] | None = None) -> tuple[bool, list[Event]]:
+        if resolve is not None and time.monotonic() < self.until:  # the worker commits results here
+            self.commits_refused += 1
             raise RedisConnectionError("Error 111 connecting to redis: Connection refused (simulated outage)")
-        return await super().resolve(run_id, key, event)
+        return await super().lock_and_read(run_id, token, ttl_s, start, resolve)
 
 
 async def test_a_result_held_through_an_outage_is_committed_not_run_again(redis: Redis, settings: Settings,
@@ -235,7 +239,7 @@ async def test_a_result_held_through_an_outage_is_committed_not_run_again(redis:
     """
     client, store = ShepherdClient(redis), UnreachableForCommits(redis)
     worker = Worker(redis, settings)
-    worker.store = store
+    worker.store = worker.orchestrator.store = store
     ledger = tmp_path / "ledger.jsonl"
     loop = asyncio.create_task(worker.run())
     try:
@@ -250,3 +254,4 @@ async def test_a_result_held_through_an_outage_is_committed_not_run_again(redis:
         worker.stop()
         await loop
     assert len(read_ledger(ledger)[(run_id, "only")]) == 1
+    assert store.commits_refused >= 3  # the outage really held the result back
