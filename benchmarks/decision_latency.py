@@ -14,7 +14,6 @@ its lock released), as it is when a person decides seconds or hours later.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
@@ -44,7 +43,7 @@ async def _decide_once(h: Harness) -> tuple[float, float]:
     await h.wait_status(run_id, "waiting", timeout=30)
     await wait_until(lambda: _quiet(h, run_id), timeout=30, what=f"run {run_id} to go quiet")
     await asyncio.sleep(0.02)
-    gate = json.loads((await h.client.store.meta(run_id))["waiting_on"])[0]["key"]
+    gate = (await h.client.store.meta(run_id))["waiting_on"].split(",")[0]
     started = asyncio.Event()
     probe.waiters[run_id] = started
     t0 = time.perf_counter()

@@ -13,8 +13,11 @@ import json
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from redis.asyncio.client import Pipeline
 
 from engine.context import Execution, describe_error
 from engine.errors import UnknownProcess
@@ -54,28 +57,38 @@ class Orchestrator:
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Execution] = OrderedDict()
 
-    async def advance(self, run_id: str, resolve: tuple[str, Event] | None = None) -> bool:
+    async def advance(self, run_id: str, resolve: tuple[str, Event] | None = None,
+                      then: Callable[[Pipeline], object] | None = None) -> bool:
         """Advance the run as far as it can go now. False if another orchestrator holds it.
 
-        ``resolve`` (a step key and its effect_resolved event) is committed first, in the
-        same round trip that takes the lock and reads the journal: a worker's hot path.
+        A worker's hot path in two round trips around the replay: ``resolve`` (a step key
+        and its effect_resolved event) is committed in the same round trip that takes the
+        lock and reads the journal; the new effects' dispatch, the unlock and ``then``
+        (e.g. acknowledging the task's queue entry) share the last one.
         """
         for _ in range(100):
             token = uuid.uuid4().hex
             cached = self._cache.get(run_id)
             start = cached.journal.seq if cached is not None else 0
             locked, fresh = await self.store.lock_and_read(run_id, token, self.lock_ttl, start, resolve)
-            resolve = None
+            if resolve is not None:
+                failpoint("after_commit")  # committed; its queue entry not yet acknowledged
+                resolve = None
             if not locked:
                 return False
             seq: int | None = -1
             prefetched: tuple[int, list[Event]] | None = (start, fresh)
+            pipe = self.store.redis.pipeline(transaction=False)
             try:
                 while seq == -1:  # -1: fenced by another writer; reload and go again
-                    seq = await self._iterate(run_id, prefetched)
+                    seq = await self._iterate(run_id, prefetched, pipe)
                     prefetched = None
             finally:
-                length = await self.store.unlock(run_id, token)
+                unlock_at = self.store.queue_unlock(pipe, run_id, token)
+                if then is not None:
+                    then(pipe)
+                    then = None
+                length = int((await self.store.execute_with_scripts(pipe))[unlock_at])
             if seq is None or length == seq:
                 break  # nothing landed while we held the lock
         return True
@@ -119,8 +132,19 @@ class Orchestrator:
             return None
         return Execution(definition, run_id, journal)
 
-    async def _iterate(self, run_id: str, prefetched: tuple[int, list[Event]] | None = None) -> int | None:
-        """One replay and commit. Returns the journal length it left, -1 if fenced, None when done."""
+    async def _iterate(self, run_id: str, prefetched: tuple[int, list[Event]] | None = None,
+                       pipe: Pipeline | None = None) -> int | None:
+        """One replay and commit. Returns the journal length it left, -1 if fenced, None when done.
+
+        New effects are dispatched on ``pipe``, which the caller then executes (with its own
+        pipeline when none is given).
+        """
+        if pipe is None:
+            own = self.store.redis.pipeline(transaction=False)
+            try:
+                return await self._iterate(run_id, prefetched, own)
+            finally:
+                await self.store.execute_with_scripts(own)
         execution = await self._load(run_id, prefetched)
         if execution is None:
             return None
@@ -167,7 +191,7 @@ class Orchestrator:
         journal.extend(events)
         failpoint("after_append")
         if requests:
-            await self._dispatch(run_id, requests)
+            self._queue_dispatch(pipe, run_id, requests)
         if meta.get("status", previous_status) != previous_status:
             await self.store.reindex_status(run_id)  # from meta: a concurrent cancel must win
         if execution.finished:
@@ -186,8 +210,8 @@ class Orchestrator:
             _, oldest = self._cache.popitem(last=False)
             oldest.close()
 
-    async def _dispatch(self, run_id: str, requests: list[Event]) -> None:
-        pipe = self.store.redis.pipeline(transaction=False)
+    def _queue_dispatch(self, pipe: Pipeline, run_id: str, requests: list[Event]) -> None:
+        """Queue tasks, arm timers, then mark them dispatched (a crash before leaves them undispatched)."""
         dispatched = []
         for request in requests:
             kind, key, args = request["kind"], request["key"], request["args"]
@@ -201,14 +225,15 @@ class Orchestrator:
                 dispatched.append(key)
         if dispatched:
             self.store.queue_script(pipe, "mark_dispatched", run_id, *dispatched)
-        await self.store.execute_with_scripts(pipe)
 
     async def _dispatch_leftovers(self, run_id: str, journal: JournalView) -> None:
         leftovers = await self.store.undispatched(run_id)
         requests = [journal.pending[k] for k in sorted(leftovers) if k in journal.pending]
         if requests:
             log.info("run %s: dispatching %d effect(s) a previous orchestrator left", run_id, len(requests))
-            await self._dispatch(run_id, requests)
+            pipe = self.store.redis.pipeline(transaction=False)
+            self._queue_dispatch(pipe, run_id, requests)
+            await self.store.execute_with_scripts(pipe)
 
     async def _fail_unloadable(self, run_id: str, journal: JournalView, reason: str) -> None:
         at = now_iso()

@@ -245,13 +245,13 @@ class Worker:
         try:
             failpoint("task_finished")
             # Commit, and advance the run here in the same round trip when nobody else is.
-            advanced = await self._retrying(lambda: self.orchestrator.advance(run_id, resolve=(key, event)))
+            advanced = await self._retrying(lambda: self.orchestrator.advance(
+                run_id, resolve=(key, event), then=lambda pipe: self.queue.queue_ack(pipe, entry)))
         finally:
             beat.cancel()
-        failpoint("after_commit")
-        if not advanced:
+        if not advanced:  # someone else holds the run: committed, but not yet acknowledged
             await self._wake_soon(run_id)
-        await self._retrying(lambda: self.queue.ack(entry))
+            await self._retrying(lambda: self.queue.ack(entry))
 
     async def _beat(self, heartbeat: Callable[[], Awaitable[None]]) -> None:
         interval = max(self.settings.visibility_timeout / 3, 0.05)

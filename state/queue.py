@@ -59,9 +59,14 @@ class WorkQueue:
 
     async def ack(self, entry: Entry) -> None:
         pipe = self.redis.pipeline(transaction=False)
+        self.queue_ack(pipe, entry)
+        await pipe.execute()
+
+    @staticmethod
+    def queue_ack(pipe: Any, entry: Entry) -> None:
+        """Acknowledge and delete the entry (deleted, so the stream does not grow)."""
         pipe.xack(entry.stream, keys.CONSUMER_GROUP, entry.id)
         pipe.xdel(entry.stream, entry.id)
-        await pipe.execute()
 
     async def touch(self, entry: Entry, consumer: str) -> None:
         """Reset the entry's idle time so nobody reclaims a task that is still running."""

@@ -153,6 +153,11 @@ class RunStore:
     async def try_lock(self, run_id: str, token: str, ttl_s: float) -> bool:
         return bool(await self.redis.set(keys.lock(run_id), token, nx=True, px=int(ttl_s * 1000)))
 
+    def queue_unlock(self, pipe: Pipeline, run_id: str, token: str) -> int:
+        """Add the unlock to a pipeline; returns the index of its reply (the journal length)."""
+        pipe.evalsha(self.scripts["release_lock"].sha, 2, keys.lock(run_id), keys.journal(run_id), token)
+        return len(pipe.command_stack) - 1
+
     async def unlock(self, run_id: str, token: str) -> int:
         """Release the run's lock (if still ours); returns the journal length."""
         return int(await self.scripts["release_lock"](keys=[keys.lock(run_id), keys.journal(run_id)], args=[token]))
