@@ -171,9 +171,7 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.concurrency:
         settings = settings.model_copy(update={"concurrency": args.concurrency})
     load_processes(settings.processes_path)
-    # Each running task may hold a connection (heartbeats, commits) beside the loops' own.
-    redis = await connect(resolve_url(settings.redis_url, settings.data_dir),
-                          max_connections=2 * settings.concurrency + 16)
+    redis = await connect(resolve_url(settings.redis_url, settings.data_dir))
     try:
         await Worker(redis, settings, handle_signals=True).run()
     finally:

@@ -48,6 +48,36 @@ def describe_exception(exc: BaseException, timeout: Any = None) -> dict[str, str
             "trace": "".join(traceback.format_exception(exc, limit=-3))[-2000:]}
 
 
+class _Heartbeat:
+    """Renews a task's lease every ``interval`` while it runs.
+
+    A timer, not a task: most tasks end before the first beat, and the hot path
+    should not pay for a coroutine it never needs.
+    """
+
+    def __init__(self, heartbeat: Callable[[], Awaitable[None]], interval: float) -> None:
+        self._heartbeat, self._interval = heartbeat, interval
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[None] | None = None
+        self._handle: asyncio.TimerHandle | None = self._loop.call_later(interval, self._start)
+
+    def _start(self) -> None:
+        self._handle = None
+        self._task = self._loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(*UNAVAILABLE):
+                await self._heartbeat()
+            await asyncio.sleep(self._interval)
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+
 class Worker:
     def __init__(self, redis: Redis, settings: Settings, *, name: str | None = None,
                  handle_signals: bool = False) -> None:
@@ -212,7 +242,7 @@ class Worker:
         tctx = TaskContext(run_id=run_id, step=key, attempt=attempt, heartbeat=heartbeat)
         work = asyncio.create_task(run_shell(args) if kind == "shell" else run_task(name, args, tctx))
         holder["work"] = work
-        beat = asyncio.create_task(self._beat(heartbeat))
+        beat = self._beat(heartbeat)
         try:
             value = await work
             event = {"type": "effect_resolved", "key": key, "ok": True, "value": value, "at": now_iso()}
@@ -253,12 +283,8 @@ class Worker:
             await self._wake_soon(run_id)
             await self._retrying(lambda: self.queue.ack(entry))
 
-    async def _beat(self, heartbeat: Callable[[], Awaitable[None]]) -> None:
-        interval = max(self.settings.visibility_timeout / 3, 0.05)
-        while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(*UNAVAILABLE):
-                await heartbeat()
+    def _beat(self, heartbeat: Callable[[], Awaitable[None]]) -> _Heartbeat:
+        return _Heartbeat(heartbeat, max(self.settings.visibility_timeout / 3, 0.05))
 
     # -- reclaiming, dead letters ----------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -30,14 +30,14 @@ def describe(url: str) -> str:
     return url
 
 
-async def connect(url: str, max_connections: int = 64) -> Redis:
+async def connect(url: str) -> Redis:
     """Open a client and prove the server answers, or raise RedisUnavailable.
 
-    The pool blocks (rather than failing) when all its connections are busy, so a
-    burst of work waits its turn instead of looking like an outage.
+    The pool is effectively unbounded, as redis-py's was before 8.0: concurrency is
+    limited by the worker's own slots, and a pool cap would turn a busy moment into
+    MaxConnectionsError, indistinguishable from an outage.
     """
-    pool = BlockingConnectionPool.from_url(url, decode_responses=True, health_check_interval=15,
-                                           max_connections=max_connections, timeout=30)
+    pool = ConnectionPool.from_url(url, decode_responses=True, max_connections=2**16)
     client = Redis.from_pool(pool)  # closing the client closes its pool
     try:
         await client.ping()
