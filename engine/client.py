@@ -95,8 +95,15 @@ class ShepherdClient:
                 "code_hash": created["code_hash"]}  # inputs live in the journal's run_created
         await self.store.create_run(run_id, created, meta)
         await self.queue.ensure_groups()
-        await self.queue.enqueue_wake(run_id)
+        await self._changed(run_id)
         return run_id
+
+    async def _changed(self, run_id: str) -> None:
+        """A gate resolved: wake a worker to advance the run, and front ends to show it."""
+        pipe = self.redis.pipeline(transaction=False)
+        self.queue.enqueue_wake(run_id, client=pipe)
+        self.queue.notify(run_id, client=pipe)
+        await pipe.execute()
 
     async def _meta(self, run_id: str) -> dict[str, str]:
         meta = await self.store.meta(run_id)
@@ -132,10 +139,11 @@ class ShepherdClient:
         reply = await self.store.decide(run_id, key, user, groups or [], approve, comment.strip(), now_iso())
         verdict = reply[0]
         if verdict == "applied":
-            await self.queue.enqueue_wake(run_id)
+            await self._changed(run_id)
             word = "approved" if approve else "rejected"
             return DecisionResult(True, f"{word} '{gate['title']}'")
         if verdict == "voted":
+            await self.queue.notify(run_id)  # the gate shows the vote count
             return DecisionResult(False, f"approval recorded ({reply[1]} of {reply[2]} needed)",
                                   int(reply[1]), int(reply[2]))
         if verdict == "already_voted":
@@ -155,7 +163,7 @@ class ShepherdClient:
         answer = model.model_dump(mode="json")
         reply = await self.store.answer(run_id, key, user, groups or [], answer, now_iso())
         if reply[0] == "applied":
-            await self.queue.enqueue_wake(run_id)
+            await self._changed(run_id)
             return f"answered '{gate['title']}'"
         if reply[0] == "forbidden":
             raise NotAllowed(f"this question is for {_who(gate)}")
@@ -167,6 +175,7 @@ class ShepherdClient:
         if reply[0] == "terminal":
             raise RunClosed(f"run {run_id} is already {reply[1]}")
         await self.store.reindex_status(run_id)
+        await self.queue.notify(run_id)
         return f"cancelled run {run_id}"
 
     async def view(self, run_id: str) -> RunView:

@@ -192,6 +192,7 @@ class Orchestrator:
         failpoint("after_append")
         if requests:
             self._queue_dispatch(pipe, run_id, requests)
+        self.queue.notify(run_id, client=pipe)
         if meta.get("status", previous_status) != previous_status:
             await self.store.reindex_status(run_id)  # from meta: a concurrent cancel must win
         if execution.finished:

@@ -347,6 +347,8 @@ class Worker:
             verdict, deadline = await self.store.gate_timeout(run_id, key, now_ms(), now_iso())
             if verdict in ("escalated", "not_due") and deadline:
                 await self.timers.add(member("gate", run_id, key), deadline)
+            if verdict == "escalated":
+                await self.queue.notify(run_id)  # new approvers to mention
             if verdict == "applied":
                 await self._wake(run_id)
         elif kind == "retry":

@@ -13,6 +13,9 @@ PREFIX = "shepherd"
 TASKS_STREAM = f"{PREFIX}:queue:tasks"
 WAKE_STREAM = f"{PREFIX}:queue:wake"
 DEAD_LETTERS = f"{PREFIX}:queue:dead"
+#: "Run X has new journal entries": a hint for front ends (the Slack notifier) to catch up.
+#: The journal stays the source of truth, so this stream may be trimmed.
+NOTIFY_STREAM = f"{PREFIX}:queue:notify"
 CONSUMER_GROUP = "workers"
 TIMERS = f"{PREFIX}:timers"
 WORKERS = f"{PREFIX}:workers"

@@ -48,6 +48,10 @@ class WorkQueue:
     def enqueue_task(self, run_id: str, request: dict[str, Any], client: Any = None) -> Any:
         return (client or self.redis).xadd(keys.TASKS_STREAM, self.task_fields(run_id, request))
 
+    def notify(self, run_id: str, client: Any = None) -> Any:
+        """Tell front ends the run's journal or gates changed (bounded: a hint, not a record)."""
+        return (client or self.redis).xadd(keys.NOTIFY_STREAM, {"run": run_id}, maxlen=100_000, approximate=True)
+
     def enqueue_wake(self, run_id: str, client: Any = None) -> Any:
         return (client or self.redis).xadd(keys.WAKE_STREAM, {"run": run_id})
 
