@@ -128,7 +128,16 @@ class RunStore:
             self.queue_script(pipe, "resolve", run_id, resolve[0], encode(resolve[1]))
         pipe.set(keys.lock(run_id), token, nx=True, px=int(ttl_s * 1000))
         pipe.lrange(keys.journal(run_id), start, -1)
-        results = await self.execute_with_scripts(pipe)
+        results = await pipe.execute(raise_on_error=False)
+        if resolve is not None and isinstance(results[0], NoScriptError):
+            # A restarted Redis lost its scripts. The lock may be ours already, so do not
+            # run the pipeline again: commit now (loading the script), then read again.
+            await self.resolve(run_id, resolve[0], resolve[1])
+            if results[-2] is True:
+                results[-1] = await self.redis.lrange(keys.journal(run_id), start, -1)
+        for result in results[-2:] if resolve is not None and isinstance(results[0], NoScriptError) else results:
+            if isinstance(result, Exception):
+                raise result
         locked = bool(results[-2])
         return locked, [decode(raw) for raw in results[-1]] if locked else []
 

@@ -93,7 +93,7 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def logs(tmp_path: Path) -> str:
-    return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(tmp_path.rglob("*.log")))
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-12000:]}" for p in sorted(tmp_path.rglob("*.log")))
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: Callable[[], str]) -> None:
@@ -157,7 +157,9 @@ async def test_worker_rides_out_a_redis_outage_and_loses_nothing(server: RedisSe
             for step in FLOW_STEPS:
                 records = executions[(run_id, step)]
                 assert {r["key"] for r in records} == {f"{run_id}:{step}"}
-                assert [r["attempt"] for r in records] == list(range(1, len(records) + 1))
+                # Attempts only grow; one may be used up by a start whose reply the outage lost.
+                attempts = [r["attempt"] for r in records]
+                assert attempts == sorted(set(attempts)), attempts
                 assert resolutions[step].get("attempt", 1) in [r["attempt"] for r in records]
                 # At least once: a task caught by the outage may run again once Redis is back (see
                 # test_a_result_held_through_an_outage_is_committed_not_run_again); nothing else does.
