@@ -179,6 +179,12 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve import serve  # Slack libraries load only for the bot
+
+    return await serve(settings, port=args.port, worker=not args.no_worker)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shepherd", description="Durable chat-ops runs for DevOps and SRE.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -232,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run tasks, timers and runs (stops cleanly on SIGTERM)")
     p.add_argument("--concurrency", type=int, help="tasks at once (default $SHEPHERD_CONCURRENCY or 10)")
     p.set_defaults(handler=cmd_worker)
+
+    p = sub.add_parser("serve", help="run the Slack bot (and a worker); stops cleanly on Ctrl-C/SIGTERM")
+    p.add_argument("--port", type=int, help="HTTP mode port (default $PORT or 3000)")
+    p.add_argument("--no-worker", action="store_true", help="do not run an engine worker in this process")
+    p.set_defaults(handler=cmd_serve)
     return parser
 
 

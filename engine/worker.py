@@ -110,6 +110,7 @@ class Worker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         await self._retrying(self.queue.ensure_groups)
+        await self._retrying(self.store.scripts.load_all)  # pipelines send bare EVALSHA
         log.info("worker %s started (concurrency %d)", self.name, self.settings.concurrency)
         loops = [asyncio.create_task(coro) for coro in
                  (self._read_loop(), self._reclaim_loop(), self._timer_loop(), self._announce_loop())]

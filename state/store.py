@@ -105,16 +105,17 @@ class RunStore:
         pipe.evalsha(self.scripts[name].sha, len(run_keys), *run_keys, *args)
 
     async def execute_with_scripts(self, pipe: Pipeline) -> list[Any]:
-        """Execute a pipeline holding bare EVALSHAs; after a Redis restart (NOSCRIPT) load the
-        scripts and run the pipeline's commands again (each one is safe to repeat)."""
+        """Execute a pipeline holding bare EVALSHAs. If the server lost its scripts (a restart:
+        NOSCRIPT), load them and run again just the scripts that failed, in order; the rest of
+        the pipeline already ran and must not run twice."""
         commands = list(pipe.command_stack)
         results = await pipe.execute(raise_on_error=False)
-        if any(isinstance(r, NoScriptError) for r in results):
+        failed = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if failed:
             await self.scripts.load_all()
-            retry = self.redis.pipeline(transaction=False)
-            for args, options in commands:
-                retry.execute_command(*args, **options)
-            results = await retry.execute(raise_on_error=False)
+            for i in failed:
+                args, options = commands[i]
+                results[i] = await self.redis.execute_command(*args, **options)
         for result in results:
             if isinstance(result, Exception):
                 raise result

@@ -15,7 +15,7 @@ from engine.settings import Settings
 from engine.worker import Worker
 from state.connection import connect
 from state.embedded import ensure_embedded_redis
-from tests.helpers import start_worker, wait_for, worker_env
+from tests.helpers import start_worker, wait_for, wait_for_gate, worker_env
 
 BEHAVIOURS = Path(__file__).parent / "engine_examples"
 load_processes(str(BEHAVIOURS))
@@ -106,3 +106,17 @@ async def test_runs_are_indexed_by_status_requester_and_channel(client: Shepherd
     await client.cancel(a, by="alice")
     assert [r["id"] for r in await client.list_runs(status="waiting")] == [b]
     assert [r["id"] for r in await client.list_runs(status="cancelled")] == [a]
+
+
+async def test_runs_carry_on_after_redis_loses_its_scripts(client: ShepherdClient, worker, redis: Redis) -> None:
+    """A restarted Redis has an empty script cache: pipelined EVALSHAs meet NOSCRIPT and recover."""
+    run_id = await client.start("approval-demo", {"service": "svc"}, requester="alice")
+    gate = await wait_for_gate(client, run_id)
+    await redis.script_flush()
+    await client.decide(run_id, gate["key"], user="bob", approve=True)
+    ask = await wait_for_gate(client, run_id)
+    await redis.script_flush()
+    await client.answer(run_id, ask["key"], user="bob", values={"summary": "ok"})
+    run = await wait_for(client, run_id)
+    assert run.status == "completed", run.meta.get("error")
+    assert [s.state for s in run.steps] == ["done"] * len(run.steps)
