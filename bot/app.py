@@ -1,0 +1,87 @@
+"""The Slack app: Bolt listeners, the Web API client, a transport, and the notifier.
+
+Socket Mode when ``SLACK_APP_TOKEN`` is set (an outbound WebSocket: no public URL needed);
+otherwise HTTP mode, Bolt's aiohttp app on ``/slack/events`` (signed requests) plus
+``GET /healthz``. Either way the same listeners run and the same notifier posts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from redis.asyncio import Redis
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.actions import register_actions
+from bot.commands import register_commands
+from bot.errors import handle_error
+from bot.notifier import Notifier
+from bot.settings import BotSettings
+from engine.client import ShepherdClient
+
+log = logging.getLogger(__name__)
+
+
+def web_client(settings: BotSettings) -> AsyncWebClient:
+    """The Web API client; Slack's 429s are retried after their Retry-After."""
+    kwargs = {"base_url": settings.api_url} if settings.api_url else {}
+    client = AsyncWebClient(token=settings.bot_token.get_secret_value(), **kwargs)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    return client
+
+
+def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
+    secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
+    app = AsyncApp(client=web_client(settings), signing_secret=secret,
+                   request_verification_enabled=not settings.socket_mode)
+    register_commands(app, engine, settings)
+    register_actions(app, engine)
+    app.error(handle_error)
+    return app
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+class Bot:
+    """One bot instance: start() connects the transport and the notifier; stop() undoes both."""
+
+    def __init__(self, settings: BotSettings, redis: Redis, *, consumer: str | None = None) -> None:
+        self.settings = settings
+        self.app = build_app(settings, ShepherdClient(redis))
+        self.notifier = Notifier(redis, self.app.client, post_interval=settings.post_interval, consumer=consumer)
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._notifier_task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        if self.settings.socket_mode:
+            assert self.settings.app_token is not None
+            self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token.get_secret_value())
+            await self._socket.connect_async()
+            log.info("connected to Slack (Socket Mode)")
+        else:
+            http = self.app.web_app(path="/slack/events")
+            http.router.add_get("/healthz", healthz)
+            self._runner = web.AppRunner(http, access_log=None, shutdown_timeout=2.0)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
+            self.port = int(self._runner.addresses[0][1])
+            log.info("listening for Slack on port %d (/slack/events)", self.port)
+        self._notifier_task = asyncio.create_task(self.notifier.run(), name="shepherd-notifier")
+
+    async def stop(self) -> None:
+        self.notifier.stop()
+        if self._notifier_task is not None:
+            await asyncio.wait_for(self._notifier_task, 30)
+        if self._socket is not None:
+            await self._socket.close_async()
+        if self._runner is not None:
+            await self._runner.cleanup()

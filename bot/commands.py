@@ -1,0 +1,96 @@
+"""Slash commands: ``/run <process> [args]``, ``/run help|status|cancel``, ``/runs [mine|waiting|all]``.
+
+Every handler acknowledges first (Slack allows 3 s) and then does its work, awaited inside
+the handler; the reply is an ephemeral to the person. Errors are raised, never formatted
+here: ``bot.errors.handle_error`` is the one place that turns them into messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import reported, tell
+from bot.ids import mention
+from bot.settings import BotSettings
+from engine.arguments import ArgumentError, parse_command, split_command_text
+from engine.client import ShepherdClient
+from engine.errors import NotAllowed
+from engine.registry import PROCESSES, get_process
+
+RUNS_FILTERS = ("mine", "waiting", "all")
+
+
+def help_text(command: str) -> str:
+    if not PROCESSES:
+        return "No processes are registered."
+    lines = ["*Processes* (details: `" + command + " help <process>`)"]
+    for definition in sorted(PROCESSES.values(), key=lambda d: d.id):
+        lines.append(f"• `{command} {definition.usage()}` — {definition.summary}")
+    lines.append(f"Also: `{command} status <run>`, `{command} cancel <run>`, `/runs [mine|waiting|all]`")
+    return "\n".join(lines)
+
+
+def process_help(command: str, process_id: str) -> str:
+    definition = get_process(process_id)
+    lines = [f"*{definition.title}* — {definition.summary}", f"Usage: `{command} {definition.usage()}`", "Inputs:"]
+    for name, info in definition.inputs.model_fields.items():
+        need = "required" if info.is_required() else f"default `{info.get_default(call_default_factory=True)!r}`"
+        lines.append(f"• `{name}` {info.description or ''} ({need})")
+    return "\n".join(lines)
+
+
+async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]) -> str:
+    """What ``/run`` does with its text; returns the reply (errors are raised)."""
+    tokens = split_command_text(body.get("text") or "")
+    user, channel = body["user_id"], body["channel_id"]
+    verb = tokens[0].lower() if tokens else "help"
+    if verb == "help":
+        return process_help(command, tokens[1]) if len(tokens) > 1 else help_text(command)
+    if verb in ("status", "cancel"):
+        if len(tokens) != 2:
+            raise ArgumentError(f"usage: {command} {verb} <run id>")
+        if verb == "status":
+            view = await engine.view(tokens[1])
+            steps = "\n".join(f"• {s.name}: {s.state}" + (f" — {s.detail}" if s.detail else "") for s in view.steps)
+            return f"Run `{view.id}` ({view.meta.get('process')}): *{view.status}*" + (f"\n{steps}" if steps else "")
+        meta = (await engine.view(tokens[1])).meta
+        if meta.get("requester") != user:
+            raise NotAllowed(f"only the requester ({mention(meta.get('requester', '?'))}) can cancel this run")
+        return (await engine.cancel(tokens[1], by=user)).capitalize()
+    definition = get_process(tokens[0])
+    inputs = parse_command(definition.inputs, definition.positional, tokens[1:])
+    run_id = await engine.start(definition.id, inputs, requester=user, channel=channel,
+                                dedup=body.get("trigger_id") or None)
+    return f"Started *{definition.title}*: run `{run_id}`. Its status card is in this channel."
+
+
+async def runs_command(engine: ShepherdClient, body: dict[str, Any]) -> str:
+    which = (body.get("text") or "mine").strip().lower() or "mine"
+    if which not in RUNS_FILTERS:
+        raise ArgumentError(f"expected one of {', '.join(RUNS_FILTERS)}, got '{which}'")
+    if which == "mine":
+        runs = await engine.list_runs(requester=body["user_id"], limit=20)
+    else:
+        runs = await engine.list_runs(status="waiting" if which == "waiting" else None, limit=20)
+    if not runs:
+        return f"No runs ({which})."
+    return "\n".join(f"• `{r['id']}` {r.get('process')} — *{r.get('status')}* "
+                     f"(by {mention(r.get('requester', '?'))}, {r.get('created_at', '')[:16].replace('T', ' ')})"
+                     for r in runs)
+
+
+def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettings) -> None:
+    @app.command(settings.run_command)
+    @reported
+    async def on_run(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await tell(client, body, await run_command(engine, settings.run_command, body))
+
+    @app.command(settings.runs_command)
+    @reported
+    async def on_runs(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await tell(client, body, await runs_command(engine, body))

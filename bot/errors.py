@@ -1,0 +1,94 @@
+"""The one place that turns errors into what a person reads in Slack.
+
+Typed engine errors carry a line meant for people; they become an ephemeral message to the
+person who acted. Anything else is a bug: it is logged with an error id, and the person gets
+that id (never the exception text, which may hold internals).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ids import RejectContext, mention
+from engine.arguments import ArgumentError
+from engine.errors import GateClosed, ShepherdError
+
+log = logging.getLogger(__name__)
+
+
+def user_message(error: BaseException) -> tuple[str, bool]:
+    """(text for the person, whether it was expected). Expected errors are not logged as bugs."""
+    if isinstance(error, ArgumentError):
+        return "\n".join(f"• {line}" for line in error.lines), True
+    if isinstance(error, GateClosed) and error.by:
+        text = str(error).replace(f" by {error.by}", f" by {mention(error.by)}")
+        return f"This gate is closed: {text}", True
+    if isinstance(error, ShepherdError):
+        return str(error)[:1].upper() + str(error)[1:], True
+    error_id = secrets.token_hex(4)
+    return f"Sorry, something went wrong (error id {error_id}).", False
+
+
+def where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    """(channel, user, thread_ts) of the person who acted, for commands, clicks and modals."""
+    if "command" in body:
+        return body.get("channel_id"), body.get("user_id"), None
+    user = (body.get("user") or {}).get("id")
+    if body.get("type") == "view_submission":
+        try:
+            ctx = RejectContext.model_validate(json.loads(body["view"].get("private_metadata") or "{}"))
+        except (ValueError, KeyError):
+            return None, user, None
+        return ctx.channel, user, ctx.thread_ts
+    message = body.get("message") or {}
+    return (body.get("channel") or {}).get("id"), user, message.get("thread_ts")
+
+
+async def tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+    """An ephemeral to whoever acted, in the conversation (and thread) where they acted."""
+    channel, user, thread_ts = where(body)
+    if not channel or not user:
+        log.warning("no channel/user to tell: %s", text)
+        return
+    args: dict[str, Any] = {"channel": channel, "user": user, "text": text}
+    if thread_ts:
+        args["thread_ts"] = thread_ts
+    await client.chat_postEphemeral(**args)
+
+
+async def handle_error(error: Exception, body: dict[str, Any], client: AsyncWebClient,
+                       logger: logging.Logger | None = None) -> None:
+    """Bolt's global error handler (``app.error``): every listener failure ends here."""
+    text, expected = user_message(error)
+    if not expected:
+        log.error("%s (listener failed)", text, exc_info=error)
+    try:
+        await tell(client, body, text)
+    except SlackApiError as exc:
+        log.warning("could not tell the user about an error: %s", exc.response.get("error"))
+
+
+def reported(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """Route a listener's errors (after its ack) to ``handle_error`` instead of letting them escape.
+
+    Bolt's runner, when a listener raises, overwrites an ack it has not yet sent with its error
+    response, so a quick refusal would leave the request unacknowledged and Slack would retry it
+    (showing the refusal twice). The listener must take ``body`` and ``client``.
+    """
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> None:
+        try:
+            await listener(**kwargs)
+        except Exception as exc:
+            await handle_error(exc, kwargs["body"], kwargs["client"])
+
+    return run

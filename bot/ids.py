@@ -1,0 +1,53 @@
+"""Ids Slack echoes back to us, and the typed values carried in buttons and modals.
+
+Enums keep action and callback ids in one place (a typo cannot route a click nowhere); the
+pydantic models make a button's ``value`` or a modal's ``private_metadata`` parse or fail loudly.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ActionId(StrEnum):
+    APPROVE = "shepherd_approve"
+    REJECT = "shepherd_reject"
+
+
+class CallbackId(StrEnum):
+    REJECT_REASON = "shepherd_reject_reason"
+
+
+class BlockId(StrEnum):
+    GATE_ACTIONS = "shepherd_gate_actions"
+    REASON = "shepherd_reason"
+
+
+REASON_INPUT = "reason"
+
+
+class GateRef(BaseModel):
+    """What an Approve / Reject button points at: a run's gate, by its step key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run: str
+    gate: str
+
+
+class RejectContext(GateRef):
+    """The reject modal's ``private_metadata``: the gate, and where to answer the person."""
+
+    channel: str
+    thread_ts: str | None = None
+
+
+def mention(user: str) -> str:
+    """A Slack mention for a user id; the terminal's plain names are shown as they are."""
+    return f"<@{user}>" if user[:1] in ("U", "W") and user.isalnum() and user.isupper() else user
+
+
+def group_mention(group: str) -> str:
+    return f"<!subteam^{group}>" if group[:1] == "S" and group.isalnum() else f"@{group}"

@@ -1,0 +1,58 @@
+"""A breakpoint's message: the question, key facts, who may decide, and the buttons.
+
+Once the gate closes the same message is edited: buttons removed, the verdict in their place,
+so a late click finds nothing to press and the thread shows who decided.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.ids import ActionId, BlockId, GateRef, mention
+from bot.render.text import hhmm, short, slack_date, who_may_act
+
+
+def _facts(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    fields = [{"type": "mrkdwn", "text": f"*{short(k, 30)}*\n{short(v, 80)}"} for k, v in list(facts.items())[:10]]
+    return [{"type": "section", "fields": fields}] if fields else []
+
+
+def verdict(gate: dict[str, Any]) -> str:
+    status = gate.get("status")
+    at = hhmm(gate.get("decided_at", ""))
+    comment = f" — {short(gate['comment'], 300)}" if gate.get("comment") else ""
+    if status == "decided":
+        word = "Approved" if gate.get("approved") else "Rejected"
+        icon = "✅" if gate.get("approved") else "❌"
+        return f"{icon} {word} by {mention(gate.get('decided_by', '?'))} at {at}{comment}"
+    if status == "timed_out":
+        word = "approved" if gate.get("approved") else "rejected"
+        return f"⏱️ Timed out at {at}: {word} by default"
+    if status == "cancelled":
+        return "⊘ Cancelled with the run"
+    return f"Closed ({status})"
+
+
+def gate_message(run_id: str, gate: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    """``text`` and ``blocks`` for the gate, open (with buttons) or closed (with the verdict)."""
+    title = short(gate.get("title", "Approve?"), 200)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}}]
+    blocks += _facts(facts)
+    if gate.get("status") == "open":
+        details = [f"Who may approve: {who_may_act(gate)}"]
+        if gate.get("quorum", 1) > 1:
+            details.append(f"{len(gate.get('votes', []))} of {gate['quorum']} approvals")
+        if gate.get("deadline_ms"):
+            details.append(f"Deadline: {slack_date(int(gate['deadline_ms']))}")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(details)}]})
+        value = GateRef(run=run_id, gate=gate["key"]).model_dump_json()
+        blocks.append({"type": "actions", "block_id": BlockId.GATE_ACTIONS, "elements": [
+            {"type": "button", "action_id": ActionId.APPROVE, "style": "primary", "value": value,
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": ActionId.REJECT, "style": "danger", "value": value,
+             "text": {"type": "plain_text", "text": "Reject"}},
+        ]})
+        return {"text": f"Approval needed: {title}", "blocks": blocks}
+    text = verdict(gate)
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
+    return {"text": f"{title} {text}", "blocks": blocks}

@@ -1,0 +1,58 @@
+"""Small text helpers shared by the renderers: short values, times, who may act."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.ids import group_mention, mention
+
+
+def short(value: Any, limit: int = 40) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_inputs(inputs: dict[str, Any], limit: int = 150) -> str:
+    parts = [f"{k}={short(v, 30)}" for k, v in inputs.items() if v not in (None, "", [], {})]
+    return short(" ".join(parts), limit) if parts else ""
+
+
+def parse_iso(at: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def hhmm(at: str) -> str:
+    moment = parse_iso(at)
+    return moment.strftime("%H:%M") if moment else "?"
+
+
+def elapsed(start: str, end: str | None = None) -> str:
+    began, ended = parse_iso(start), parse_iso(end) if end else datetime.now(UTC)
+    if began is None or ended is None:
+        return ""
+    seconds = max(0, int((ended - began).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def who_may_act(gate: dict[str, Any]) -> str:
+    people = [mention(u) for u in gate.get("users", [])] + [group_mention(g) for g in gate.get("groups", [])]
+    text = ", ".join(people) if people else "anyone"
+    if gate.get("four_eyes"):
+        text += " (not the requester)"
+    return text
+
+
+def slack_date(ms: int) -> str:
+    """A deadline every reader sees in their own time zone (with a UTC fallback)."""
+    fallback = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{ms // 1000}^{{date_short_pretty}} {{time}}|{fallback}>"

@@ -1,0 +1,55 @@
+"""Configuration of the Slack front end, from the environment only (never from chat text).
+
+Tokens are ``SecretStr`` so a settings object printed in a log or traceback shows ``**********``.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsProblem(Exception):
+    """Required configuration is missing or wrong: one line for the operator."""
+
+
+class BotSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
+    app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    """Set: Socket Mode. Unset: HTTP mode (then a signing secret is required)."""
+    signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    api_url: str | None = Field(default=None, validation_alias="SLACK_API_URL")
+    """Web API base URL override, e.g. the sandbox's ``http://127.0.0.1:8080/api/``."""
+    port: int = Field(default=3000, validation_alias="PORT")
+    host: str = Field(default="0.0.0.0", validation_alias="SHEPHERD_BOT_HOST")
+    run_command: str = Field(default="/run", validation_alias="SHEPHERD_RUN_COMMAND")
+    runs_command: str = Field(default="/runs", validation_alias="SHEPHERD_RUNS_COMMAND")
+    post_interval: float = Field(default=1.0, validation_alias="SHEPHERD_SLACK_POST_INTERVAL")
+    """Seconds between two posts to one channel (Slack allows about one per second)."""
+
+    @model_validator(mode="after")
+    def _transport(self) -> BotSettings:
+        if self.app_token is None and self.signing_secret is None:
+            raise ValueError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+
+def load_bot_settings(**overrides: object) -> BotSettings:
+    """Read settings; any problem becomes one ``SettingsProblem`` line (the CLI exits 2 with it)."""
+    try:
+        return BotSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            name = str(error["loc"][0]) if error["loc"] else ""
+            alias = BotSettings.model_fields[name].validation_alias if name in BotSettings.model_fields else None
+            label = alias if isinstance(alias, str) else name
+            problems.append(f"{label} is required" if error["type"] == "missing" else
+                            f"{label}: {error['msg']}" if label else str(error["msg"]).removeprefix("Value error, "))
+        raise SettingsProblem("; ".join(problems)) from None

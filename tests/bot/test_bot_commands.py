@@ -1,0 +1,54 @@
+"""Slash commands: help, bad input (nothing started), /runs, cancel by the requester only;
+settings errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.settings import SettingsProblem, load_bot_settings
+from engine.cli import main
+from engine.client import ShepherdClient
+from tests.bot.conftest import Harness, Slack
+
+
+async def test_help_lists_processes(harness: Harness, slack: Slack) -> None:
+    await slack.command("U0ALICE", "")
+    await slack.wait_ephemeral("U0ALICE", "`/run gate-demo <name>`")
+    await slack.command("U0ALICE", "help approval-demo")
+    await slack.wait_ephemeral("U0ALICE", "`service`")
+
+
+async def test_bad_input_starts_nothing(harness: Harness, slack: Slack, client: ShepherdClient) -> None:
+    await slack.command("U0ALICE", "nope")
+    await slack.wait_ephemeral("U0ALICE", "Unknown process 'nope' (known: ")
+    await slack.command("U0ALICE", "approval-demo pause=soon extra=1")
+    seen = await slack.wait_ephemeral("U0ALICE", "unknown input 'extra'")
+    problem = next(t for t in seen if "extra" in t)
+    assert "• input 'pause'" in problem and "• input 'service': required" in problem
+    assert await client.list_runs() == []
+    assert await slack.top() == []
+
+
+async def test_runs_and_cancel(harness: Harness, slack: Slack, client: ShepherdClient) -> None:
+    await slack.command("U0ALICE", "gate-demo")
+    await slack.wait_ephemeral("U0ALICE", "Started")
+    run_id = (await client.list_runs())[0]["id"]
+    await slack.command("U0ALICE", "mine", command="/runs")
+    await slack.wait_ephemeral("U0ALICE", f"`{run_id}` gate-demo")
+    await slack.command("U0MALLORY", f"cancel {run_id}")
+    await slack.wait_ephemeral("U0MALLORY", "Only the requester")
+    await slack.command("U0ALICE", f"cancel {run_id}")
+    await slack.wait_ephemeral("U0ALICE", f"Cancelled run {run_id}")
+    await slack.wait_card("cancelled")
+
+
+def test_missing_settings_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(SettingsProblem, match="SLACK_BOT_TOKEN is required"):
+        load_bot_settings()
+    with pytest.raises(SettingsProblem, match=r"set SLACK_APP_TOKEN .* or SLACK_SIGNING_SECRET"):
+        load_bot_settings(bot_token="xoxb-1")
+    assert main(["serve", "--no-worker"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: SLACK_BOT_TOKEN is required") and "\n" not in err
