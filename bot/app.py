@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import register_actions
 from bot.commands import register_commands
 from bot.errors import handle_error
+from bot.forms import register_forms
 from bot.notifier import Notifier
 from bot.settings import BotSettings
 from engine.client import ShepherdClient
@@ -41,6 +42,7 @@ def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
                    request_verification_enabled=not settings.socket_mode)
     register_commands(app, engine, settings)
     register_actions(app, engine)
+    register_forms(app, engine)
     app.error(handle_error)
     return app
 

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import reported, tell
+from bot.forms import needs_form, open_start_form
 from bot.ids import mention
 from bot.settings import BotSettings
 from engine.arguments import ArgumentError, parse_command, split_command_text
@@ -42,8 +43,10 @@ def process_help(command: str, process_id: str) -> str:
     return "\n".join(lines)
 
 
-async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]) -> str:
-    """What ``/run`` does with its text; returns the reply (errors are raised)."""
+async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any],
+                      client: AsyncWebClient | None = None) -> str | None:
+    """What ``/run`` does with its text; returns the reply, or None when a form opened instead
+    (errors are raised)."""
     tokens = split_command_text(body.get("text") or "")
     user, channel = body["user_id"], body["channel_id"]
     verb = tokens[0].lower() if tokens else "help"
@@ -61,6 +64,9 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
             raise NotAllowed(f"only the requester ({mention(meta.get('requester', '?'))}) can cancel this run")
         return (await engine.cancel(tokens[1], by=user)).capitalize()
     definition = get_process(tokens[0])
+    prefill = needs_form(definition, tokens[1:])
+    if prefill is not None and client is not None and body.get("trigger_id"):
+        return await open_start_form(client, command, definition, prefill, body)
     inputs = parse_command(definition.inputs, definition.positional, tokens[1:])
     run_id = await engine.start(definition.id, inputs, requester=user, channel=channel,
                                 dedup=body.get("trigger_id") or None)
@@ -87,7 +93,9 @@ def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettin
     @reported
     async def on_run(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await tell(client, body, await run_command(engine, settings.run_command, body))
+        reply = await run_command(engine, settings.run_command, body, client)
+        if reply:
+            await tell(client, body, reply)
 
     @app.command(settings.runs_command)
     @reported

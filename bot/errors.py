@@ -17,7 +17,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ids import RejectContext, mention
+from bot.ids import mention
 from engine.arguments import ArgumentError
 from engine.errors import GateClosed, ShepherdError
 
@@ -43,11 +43,13 @@ def where(body: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
         return body.get("channel_id"), body.get("user_id"), None
     user = (body.get("user") or {}).get("id")
     if body.get("type") == "view_submission":
-        try:
-            ctx = RejectContext.model_validate(json.loads(body["view"].get("private_metadata") or "{}"))
+        try:  # every modal's private_metadata carries the channel (and thread) it was opened from
+            ctx = json.loads(body["view"].get("private_metadata") or "{}")
         except (ValueError, KeyError):
             return None, user, None
-        return ctx.channel, user, ctx.thread_ts
+        if not isinstance(ctx, dict):
+            return None, user, None
+        return ctx.get("channel"), user, ctx.get("thread_ts")
     message = body.get("message") or {}
     return (body.get("channel") or {}).get("id"), user, message.get("thread_ts")
 

@@ -14,15 +14,19 @@ from pydantic import BaseModel, ConfigDict
 class ActionId(StrEnum):
     APPROVE = "shepherd_approve"
     REJECT = "shepherd_reject"
+    FILL_IN = "shepherd_fill_in"
 
 
 class CallbackId(StrEnum):
     REJECT_REASON = "shepherd_reject_reason"
+    START_FORM = "shepherd_start_form"
+    ANSWER_FORM = "shepherd_answer_form"
 
 
 class BlockId(StrEnum):
     GATE_ACTIONS = "shepherd_gate_actions"
     REASON = "shepherd_reason"
+    ASK_ACTIONS = "shepherd_ask_actions"
 
 
 REASON_INPUT = "reason"
@@ -40,6 +44,14 @@ class GateRef(BaseModel):
 class RejectContext(GateRef):
     """The reject modal's ``private_metadata``: the gate, and where to answer the person."""
 
+    channel: str
+    thread_ts: str | None = None
+
+
+class StartContext(BaseModel):
+    """The start form's ``private_metadata``: which process, and where ``/run`` was typed."""
+
+    process: str
     channel: str
     thread_ts: str | None = None
 

@@ -9,6 +9,8 @@ the run on Redis Cluster and a restarted bot continues where the last one stoppe
 - ``intent``: a post about to be made (JSON). Set before chat.postMessage and deleted in the
   same MULTI that records the post's ts, so a crash between the two leaves the intent behind
   and the next sync looks for the message (by its ``metadata``) before posting again.
+  File uploads carry no metadata: their intent holds the file id (known before the upload is
+  completed), and ``files.info`` tells whether it was shared into the channel.
 """
 
 from __future__ import annotations

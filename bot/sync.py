@@ -9,34 +9,48 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ledger import Ledger, LedgerStore, digest
 from bot.pacer import ChannelPacer
+from bot.render.ask import ask_message
 from bot.render.card import card
 from bot.render.gate import gate_message
 from bot.render.thread import line
 from engine.journal import Event, JournalView
 from state.store import RunStore
 
-STEP, GATE, CARD = "shepherd_step", "shepherd_gate", "shepherd_card"
+STEP, GATE, CARD, FILE = "shepherd_step", "shepherd_gate", "shepherd_card", "shepherd_file"
 
 
 def next_chunk(events: list[Event], cursor: int) -> tuple[list[str], int, Event | None]:
-    """Lines from ``cursor`` up to the next breakpoint request (or the end), the index where
-    they stop, and that breakpoint request if one stopped them."""
+    """Lines from ``cursor`` up to the next event with a message of its own (a breakpoint or ask
+    request, an artifact) or the end, the index where they stop, and that event if one stopped them."""
     requests = {e["key"]: e for e in events[:cursor] if e["type"] == "effect_requested"}
     lines: list[str] = []
     for index in range(cursor, len(events)):
         event = events[index]
         if event["type"] == "effect_requested":
             requests[event["key"]] = event
-            if event["kind"] == "breakpoint":
+            if event["kind"] in ("breakpoint", "ask"):  # each gets its own message
                 return lines, index, event
+        if event["type"] == "artifact" and event.get("size"):  # uploaded as a file of its own
+            return lines, index, event
         text = line(event, requests)
         if text:
             lines.append(text)
     return lines, len(events), None
+
+
+def gate_payload(run_id: str, request: Event, gate: dict[str, Any], journal: JournalView) -> dict[str, Any]:
+    """The message of a breakpoint (buttons, then the verdict) or of an ask (Fill in, then the answer)."""
+    if request["kind"] == "ask":
+        resolved = journal.resolutions.get(request["key"]) or {}
+        answer = resolved.get("value") if resolved.get("ok") else None
+        return ask_message(run_id, gate, answer if isinstance(answer, dict) else None)
+    return gate_message(run_id, gate, request["args"].get("facts") or {})
 
 
 class RunSync:
@@ -87,16 +101,45 @@ class RunSync:
                 await self.ledgers.record(ledger, {"cursor": stop})
             if gate is None:
                 return
-            await self._post_gate(ledger, channel, gate)
+            if gate["type"] == "artifact":
+                await self._post_file(ledger, channel, gate)
+            else:
+                await self._post_gate(ledger, channel, gate)
+
+    async def _post_file(self, ledger: Ledger, channel: str, event: Event) -> None:
+        """Upload an artifact into the thread (files.getUploadURLExternal, the bytes, then
+        files.completeUploadExternal, as files_upload_v2 does). The file id goes into the intent
+        before the upload is completed, so ``recover`` can tell whether it was shared."""
+        data = await self.store.artifact(ledger.run_id, event["key"])
+        seq = ledger.cursor + 1
+        if not data:  # the bytes are gone (expired): say so instead of uploading nothing
+            await self.pacer.wait(channel)
+            await self.ledgers.intend(ledger, {"kind": STEP, "seq": seq})
+            await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card,
+                                            text=f"📎 {event.get('name')} (no longer available)",
+                                            metadata=_meta(STEP, run=ledger.run_id, seq=seq))
+            await self.ledgers.record(ledger, {"cursor": seq})
+            return
+        await self.pacer.wait(channel)
+        name = str(event.get("name") or event["key"])
+        got = await self.web.files_getUploadURLExternal(filename=name, length=len(data))
+        await self.ledgers.intend(ledger, {"kind": FILE, "seq": seq, "file": got["file_id"]})
+        async with aiohttp.ClientSession(trust_env=False) as session, session.post(got["upload_url"], data=data,
+                                headers={"Content-Type": "application/octet-stream"}) as response:
+            response.raise_for_status()
+        await self.web.files_completeUploadExternal(files=[{"id": got["file_id"], "title": name}],
+                                                    channel_id=channel, thread_ts=ledger.card)
+        await self.ledgers.record(ledger, {"cursor": seq})
 
     async def _post_gate(self, ledger: Ledger, channel: str, request: Event) -> None:
         key = request["key"]
         gates = await self.store.gates(ledger.run_id)
         gate = gates.get(key) or {"key": key, "title": request["args"].get("title"), "status": "open"}
-        payload = gate_message(ledger.run_id, gate, request["args"].get("facts") or {})
+        payload = gate_payload(ledger.run_id, request, gate, JournalView(await self.store.read_journal(ledger.run_id)))
         await self.pacer.wait(channel)
         await self.ledgers.intend(ledger, {"kind": GATE, "key": key, "seq": ledger.cursor + 1})
-        posted = await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card, reply_broadcast=True,
+        posted = await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card,
+                                                 reply_broadcast=request["kind"] == "breakpoint",
                                                  **payload, metadata=_meta(GATE, run=ledger.run_id, key=key))
         await self.ledgers.record(ledger, {f"gate:{key}": posted["ts"], f"gate_hash:{key}": digest(payload),
                                            "cursor": ledger.cursor + 1})
@@ -110,15 +153,24 @@ class RunSync:
             request, gate = journal.request(key), gates.get(key)
             if request is None or gate is None:
                 continue
-            payload = gate_message(ledger.run_id, gate, request["args"].get("facts") or {})
+            payload = gate_payload(ledger.run_id, request, gate, journal)
             if digest(payload) != ledger.gate_hashes.get(key):
                 await self.web.chat_update(channel=channel, ts=ts, **payload)
                 await self.ledgers.record(ledger, {f"gate_hash:{key}": digest(payload)})
+
+    async def _recover_file(self, ledger: Ledger, channel: str, intent: dict[str, Any]) -> None:
+        if intent.get("file") and await _shared(self.web, str(intent["file"]), channel):
+            await self.ledgers.record(ledger, {"cursor": intent["seq"]})
+        else:
+            await self.ledgers.record(ledger, {})  # never completed: upload it again
 
     async def recover(self, ledger: Ledger, channel: str) -> None:
         """A post may have been made whose ts was never saved: find it by its metadata."""
         intent = ledger.intent or {}
         kind = intent.get("kind")
+        if kind == FILE:
+            await self._recover_file(ledger, channel, intent)
+            return
         if kind == CARD:
             reply = await self.web.conversations_history(channel=channel, limit=200, include_all_metadata=True)
         elif ledger.card:
@@ -141,6 +193,18 @@ class RunSync:
                 await self.ledgers.record(ledger, {f"gate:{intent['key']}": message["ts"], "cursor": intent["seq"]})
                 return
         await self.ledgers.record(ledger, {})  # not posted: forget the intent and post normally
+
+
+async def _shared(web: AsyncWebClient, file_id: str, channel: str) -> bool:
+    """Whether an upload was completed into ``channel`` (an uncompleted one is 'file_not_found')."""
+    try:
+        info = await web.files_info(file=file_id)
+    except SlackApiError as exc:
+        if exc.response.get("error") == "file_not_found":
+            return False
+        raise
+    file = info.get("file") or {}
+    return channel in (file.get("channels") or []) or channel in ((file.get("shares") or {}).get("public") or {})
 
 
 def _meta(event_type: str, **payload: Any) -> dict[str, Any]:

@@ -103,7 +103,7 @@ _UNITS = {unit: secs for secs, units in {
 _DURATION = "a duration like 30s, 5m, 2h or 1d"
 
 
-def _unwrap(tp: Any) -> tuple[Any, bool]:
+def unwrap_optional(tp: Any) -> tuple[Any, bool]:
     """The type a person means (Annotated and Optional stripped), and whether None is allowed."""
     optional = False
     while get_origin(tp) in (Annotated, Union, UnionType):
@@ -140,7 +140,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def _coerce_scalar(tp: Any, value: str) -> Any:
-    value, tp = _unescape(value), _unwrap(tp)[0]
+    value, tp = _unescape(value), unwrap_optional(tp)[0]
     if tp is bool:
         if value.strip().lower() not in _BOOLS:
             raise ArgumentError(f"expected yes or no (or true/false, on/off), got {_show(value)}")
@@ -158,7 +158,7 @@ def _coerce_scalar(tp: Any, value: str) -> Any:
 
 def _coerce(annotation: Any, value: Any) -> Any:
     """Turn one token's text into what its field expects (lists split on commas, etc.)."""
-    tp, optional = _unwrap(annotation)
+    tp, optional = unwrap_optional(annotation)
     if not isinstance(value, str) or (value == "" and optional):
         return None if value == "" else value  # an empty value clears an optional input
     origin, args = get_origin(tp) or tp, get_args(tp)

@@ -158,7 +158,7 @@ class ShepherdClient:
         gate = await self._open_gate(run_id, key, "ask")
         request = next(e for e in await self.store.read_journal(run_id)
                        if e["type"] == "effect_requested" and e["key"] == key)
-        form = _import_form(request["args"]["form"])
+        form = import_form(request["args"]["form"])
         model = parse_command(form, [], values) if isinstance(values, list) else validate_inputs(form, values)
         answer = model.model_dump(mode="json")
         reply = await self.store.answer(run_id, key, user, groups or [], answer, now_iso())
@@ -218,7 +218,7 @@ class ShepherdClient:
         return int(await self.redis.zcount(keys.WORKERS, time.time() - within_s, "+inf"))
 
 
-def _import_form(ref: str) -> type[BaseModel]:
+def import_form(ref: str) -> type[BaseModel]:
     module_name, _, qualname = ref.partition(":")
     obj: Any = importlib.import_module(module_name)
     for part in qualname.split("."):

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.ids import mention
 from bot.render.card import step_name
-from bot.render.text import short
+from bot.render.text import short, short_inputs
 from engine.types import Decision
 
 
@@ -37,7 +37,9 @@ def line(event: dict[str, Any], requests: dict[str, dict[str, Any]]) -> str | No
             return f"{'✓' if decision.approved else '✗'} {name} {word} by {by}" + (
                 f" — {short(decision.comment, 200)}" if decision.comment else "")
         if request and request["kind"] == "ask":
-            return f"✓ {name} answered by {mention(event.get('by', '?'))}"
+            value = event.get("value")
+            shown = f": {short_inputs(value, 300)}" if isinstance(value, dict) and short_inputs(value) else ""
+            return f"✓ {name} answered by {mention(event.get('by', '?'))}{shown}"
         return f"✓ {name} done"
     if kind == "effect_cancelled":
         return f"⊘ {name} cancelled"
