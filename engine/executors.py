@@ -12,7 +12,7 @@ import inspect
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, get_type_hints
 
@@ -30,6 +30,9 @@ class TaskContext:
     step: str
     attempt: int
     heartbeat: Callable[[], Awaitable[None]]
+    redis: Any = field(default=None, repr=False)
+    """The worker's Redis client, for tasks that keep shared state (counters, statistics).
+    Keys a task writes should live under ``shepherd:{app}:...`` so they never meet run keys."""
 
     @property
     def idempotency_key(self) -> str:

@@ -240,7 +240,7 @@ class Worker:
             if not alive and "work" in holder:  # cancelled, or taken over after a lost lease
                 holder["work"].cancel()
 
-        tctx = TaskContext(run_id=run_id, step=key, attempt=attempt, heartbeat=heartbeat)
+        tctx = TaskContext(run_id=run_id, step=key, attempt=attempt, heartbeat=heartbeat, redis=self.redis)
         work = asyncio.create_task(run_shell(args) if kind == "shell" else run_task(name, args, tctx))
         holder["work"] = work
         beat = self._beat(heartbeat)
