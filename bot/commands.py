@@ -30,7 +30,8 @@ def help_text(command: str) -> str:
     lines = ["*Processes* (details: `" + command + " help <process>`)"]
     for definition in sorted(PROCESSES.values(), key=lambda d: d.id):
         lines.append(f"• `{command} {definition.usage()}` — {definition.summary}")
-    lines.append(f"Also: `{command} status <run>`, `{command} cancel <run>`, `/runs [mine|waiting|all]`")
+    lines.append(f"Also: `{command} status <run>`, `{command} cancel <run>`, `{command} retry <run>`, "
+                 "`/runs [mine|waiting|all]`")
     return "\n".join(lines)
 
 
@@ -52,7 +53,7 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
     verb = tokens[0].lower() if tokens else "help"
     if verb == "help":
         return process_help(command, tokens[1]) if len(tokens) > 1 else help_text(command)
-    if verb in ("status", "cancel"):
+    if verb in ("status", "cancel", "retry"):
         if len(tokens) != 2:
             raise ArgumentError(f"usage: {command} {verb} <run id>")
         if verb == "status":
@@ -61,7 +62,9 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
             return f"Run `{view.id}` ({view.meta.get('process')}): *{view.status}*" + (f"\n{steps}" if steps else "")
         meta = (await engine.view(tokens[1])).meta
         if meta.get("requester") != user:
-            raise NotAllowed(f"only the requester ({mention(meta.get('requester', '?'))}) can cancel this run")
+            raise NotAllowed(f"only the requester ({mention(meta.get('requester', '?'))}) can {verb} this run")
+        if verb == "retry":
+            return (await engine.retry(tokens[1], by=user)).capitalize()
         return (await engine.cancel(tokens[1], by=user)).capitalize()
     definition = get_process(tokens[0])
     prefill = needs_form(definition, tokens[1:])

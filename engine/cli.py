@@ -165,6 +165,14 @@ async def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     return await with_client(settings, body)
 
 
+async def cmd_retry(args: argparse.Namespace, settings: Settings) -> int:
+    async def body(client: ShepherdClient) -> int:
+        print(await client.retry(args.run, by=_user(settings, args.as_user)))
+        return 0
+
+    return await with_client(settings, body)
+
+
 async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from engine.worker import Worker
 
@@ -234,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason")
     p.add_argument("--as", dest="as_user")
     p.set_defaults(handler=cmd_cancel)
+
+    p = sub.add_parser("retry", help="run a failed run again from its last good step")
+    p.add_argument("run")
+    p.add_argument("--as", dest="as_user")
+    p.set_defaults(handler=cmd_retry)
 
     p = sub.add_parser("worker", help="run tasks, timers and runs (stops cleanly on SIGTERM)")
     p.add_argument("--concurrency", type=int, help="tasks at once (default $SHEPHERD_CONCURRENCY or 10)")

@@ -178,6 +178,31 @@ class ShepherdClient:
         await self.queue.notify(run_id)
         return f"cancelled run {run_id}"
 
+    async def retry(self, run_id: str, *, by: str) -> str:
+        """Reopen a failed run from its last good step: the task steps whose failure ended it
+        run again (with fresh attempts); everything that succeeded keeps its recorded result.
+        A failure in the process code itself is replayed with the code deployed now."""
+        meta = await self._meta(run_id)
+        if meta.get("status") != "failed":
+            raise RunClosed(f"run {run_id} is {meta.get('status', 'unknown')}; only a failed run can be retried")
+        events = await self.store.read_journal(run_id)
+        journal = JournalView(events)
+        error = (journal.terminal or {}).get("error") or {}
+        reset = [key for key in error.get("retry", [])
+                 if (request := journal.request(key)) is not None and request["kind"] in ("task", "shell")
+                 and not (journal.resolutions.get(key) or {}).get("ok", True)]
+        reply = await self.store.retry(run_id, by, now_iso(), reset, len(events))
+        if reply[0] == "moved":
+            raise RunClosed(f"run {run_id} changed while it was being retried; look at it again")
+        if reply[0] != "retried":
+            status = reply[1] if len(reply) > 1 else "gone"
+            raise RunClosed(f"run {run_id} is {status}; only a failed run can be retried")
+        await self.store.reindex_status(run_id)
+        await self._changed(run_id)
+        if reset:
+            return f"retrying run {run_id} from step {', '.join(reset)}"
+        return f"retrying run {run_id}: its failure was not in a task, so it replays with the current code"
+
     async def view(self, run_id: str) -> RunView:
         meta = await self._meta(run_id)
         journal = JournalView(await self.store.read_journal(run_id))

@@ -466,4 +466,25 @@ def describe_error(error: BaseException, step: str | None) -> dict[str, Any]:
         text = f"{error.__class__.__name__}: {message}"
     if found_step and f"step {found_step}" not in text:
         text = f"step {found_step}: {text}"
-    return {"type": error.__class__.__name__, "message": text, "step": found_step}
+    described = {"type": error.__class__.__name__, "message": text, "step": found_step}
+    retry = failed_steps(error)
+    return {**described, "retry": retry} if retry else described
+
+
+def failed_steps(error: BaseException) -> list[str]:
+    """The steps whose task failure ended the run: the error itself, the branches of a
+    ``ParallelError`` and what it was raised from or while handling. ``retry`` runs them again."""
+    found: set[str] = set()
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, TaskFailed):
+            found.add(current.step)
+        if isinstance(current, ParallelError):
+            stack.extend(current.errors.values())
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return sorted(found)

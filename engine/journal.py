@@ -10,6 +10,8 @@ Events are plain JSON objects with a ``type``:
 - ``note`` / ``artifact``  key, ...                   -- thread lines and files, once each
 - ``gate_escalated``   key, users, groups, at
 - ``run_completed`` / ``run_failed`` / ``run_cancelled``
+- ``run_retried``      by, reset, at   -- a failed run reopened: the ``reset`` steps' failed results
+                                          and the run_failed before it no longer count
 """
 
 from __future__ import annotations
@@ -83,6 +85,12 @@ class JournalView:
             self.terminal = event
         elif kind == "run_created":
             self.created = event
+        elif kind == "run_retried":
+            self.terminal = None
+            for key in event.get("reset", []):
+                self.resolutions.pop(key, None)
+                if (request := self.request(key)) is not None:
+                    self.pending[key] = request
 
     def request(self, key: str) -> Event | None:
         event = self.keyed.get(key)

@@ -278,6 +278,27 @@ redis.call('HSET', meta, 'status', 'cancelled', 'updated_at', at, 'cancelled_by'
 return {'cancelled', status}
 """
 
+RETRY = PRELUDE + r"""
+-- ARGV: by, at (ISO), step keys to run again (JSON array), expected journal length.
+-- Reopens a failed run: the failed steps go back to 'requested' (and undispatched, so the next
+-- orchestrator queues them) with their attempts forgotten, and a run_retried event tells replay
+-- to forget their failed results and the run_failed. The length fences a concurrent retry.
+local by, at, reset = ARGV[1], ARGV[2], cjson.decode(ARGV[3])
+local status = run_status()
+if not status then return {'unknown'} end
+if status ~= 'failed' then return {'not_failed', status} end
+if redis.call('LLEN', journal) ~= tonumber(ARGV[4]) then return {'moved'} end
+for _, key in ipairs(reset) do
+  redis.call('HSET', effects, key, 'requested')
+  redis.call('HDEL', effects, key .. '#lease', key .. '#worker', key .. '#entry', key .. '#attempts')
+  redis.call('SADD', undispatched, key)
+end
+push(cjson.encode({type = 'run_retried', by = by, reset = reset, at = at}))
+redis.call('HSET', meta, 'status', 'running', 'updated_at', at, 'retried_by', by)
+redis.call('HDEL', meta, 'error')
+return {'retried', #reset}
+"""
+
 RELEASE_LOCK = r"""
 -- KEYS: a run's lock and journal. ARGV: our token. Releases the lock if still ours and
 -- returns the journal length, so the releaser sees whether results landed meanwhile.
@@ -316,6 +337,7 @@ RUN_SCRIPTS: dict[str, str] = {
     "answer": ANSWER,
     "gate_timeout": GATE_TIMEOUT,
     "cancel": CANCEL,
+    "retry": RETRY,
 }
 
 #: Scripts over one key, or a few of one run's keys given explicitly.

@@ -211,6 +211,9 @@ class RunStore:
     async def cancel(self, run_id: str, by: str, reason: str, at: str) -> list[str]:
         return [str(x) for x in await self._run("cancel", run_id, by, reason, at)]
 
+    async def retry(self, run_id: str, by: str, at: str, reset: list[str], expected_length: int) -> list[str]:
+        return [str(x) for x in await self._run("retry", run_id, by, at, _json(reset), expected_length)]
+
     # -- listing --------------------------------------------------------------------
 
     async def list_runs(self, status: str | None = None, requester: str | None = None,

@@ -105,6 +105,10 @@ def test_deciding_a_gate_that_does_not_exist(env: dict[str, str], running_worker
     assert cancelled.returncode == 0
     closed = shepherd(env, "approve", run_id, "2", "--as", "bob")
     assert closed.returncode == 3 and closed.stderr == "error: already cancelled\n"
+    retried = shepherd(env, "retry", run_id, "--as", "alice")
+    assert retried.returncode == 3
+    assert retried.stderr == f"error: run {run_id} is cancelled; only a failed run can be retried\n"
+    assert shepherd(env, "retry", "nosuchrun").stderr == "error: no run with id 'nosuchrun'\n"
 
 
 def test_processes_lists_usage(env: dict[str, str]) -> None:

@@ -54,6 +54,10 @@ def line(event: dict[str, Any], requests: dict[str, dict[str, Any]]) -> str | No
         return "✅ *Run completed*" + (f": `{short(result, 200)}`" if result not in (None, {}, []) else "")
     if kind == "run_failed":
         return f"❌ *Run failed*: {short((event.get('error') or {}).get('message', ''), 300)}"
+    if kind == "run_retried":
+        steps = event.get("reset") or []
+        what = f"step {', '.join(steps)} runs again" if steps else "replaying with the current code"
+        return f"↻ *Retried* by {mention(event.get('by', '?'))}: {what}"
     if kind == "run_cancelled":
         reason = f" — {short(event['reason'], 200)}" if event.get("reason") else ""
         return f"⊘ *Run cancelled* by {mention(event.get('by', '?'))}{reason}"
