@@ -22,6 +22,7 @@ from bot.commands import register_commands
 from bot.errors import handle_error
 from bot.forms import register_forms
 from bot.notifier import Notifier
+from bot.redelivery import register_redelivery_guard
 from bot.settings import BotSettings
 from engine.client import ShepherdClient
 
@@ -40,6 +41,7 @@ def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
     app = AsyncApp(client=web_client(settings), signing_secret=secret,
                    request_verification_enabled=not settings.socket_mode)
+    register_redelivery_guard(app, engine.redis)
     register_commands(app, engine, settings)
     register_actions(app, engine)
     register_forms(app, engine)
