@@ -18,19 +18,26 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ids import mention
+from bot.render.text import who_may_act
 from engine.arguments import ArgumentError
-from engine.errors import GateClosed, ShepherdError
+from engine.errors import GateClosed, NotAllowed, ShepherdError
 
 log = logging.getLogger(__name__)
 
 
-def user_message(error: BaseException) -> tuple[str, bool]:
-    """(text for the person, whether it was expected). Expected errors are not logged as bugs."""
+def user_message(error: BaseException, *, mrkdwn: bool = True) -> tuple[str, bool]:
+    """(text for the person, whether it was expected). Expected errors are not logged as bugs.
+
+    ``mrkdwn=False`` for places Slack shows as plain text (a modal's inline errors), where a
+    mention would show as its raw ``<@U…>``."""
     if isinstance(error, ArgumentError):
         return "\n".join(f"• {line}" for line in error.lines), True
     if isinstance(error, GateClosed) and error.by:
         text = str(error).replace(f" by {error.by}", f" by {mention(error.by)}")
         return f"This gate is closed: {text}", True
+    if isinstance(error, NotAllowed) and error.gate is not None and error.who and mrkdwn:
+        text = str(error).replace(error.who, who_may_act({**error.gate, "four_eyes": False}))
+        return text[:1].upper() + text[1:], True
     if isinstance(error, ShepherdError):
         return str(error)[:1].upper() + str(error)[1:], True
     error_id = secrets.token_hex(4)

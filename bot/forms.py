@@ -113,7 +113,8 @@ def register_forms(app: AsyncApp, engine: ShepherdClient) -> None:
             groups = await member_groups(client, engine, ctx, user)
             await engine.answer(ctx.run, ctx.gate, user=user, values=answer.model_dump(mode="json"), groups=groups)
         except ShepherdError as exc:  # not an assignee, already answered, run closed: shown on the form
-            await ack(response_action="errors", errors={block_id(next(iter(form.model_fields))): user_message(exc)[0]})
+            first = block_id(next(iter(form.model_fields)))
+            await ack(response_action="errors", errors={first: user_message(exc, mrkdwn=False)[0]})
             return
         await ack(response_action="clear")
 

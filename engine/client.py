@@ -149,7 +149,7 @@ class ShepherdClient:
         if verdict == "already_voted":
             raise GateClosed(f"you already approved; waiting for {int(reply[2]) - int(reply[1])} more")
         if verdict == "forbidden":
-            raise NotAllowed(REFUSALS[reply[1]].format(who=_who(gate)))
+            raise NotAllowed(REFUSALS[reply[1]].format(who=_who(gate)), gate=gate, who=_who(gate))
         raise self._closed(run_id, key, reply)
 
     async def answer(self, run_id: str, key: str, *, user: str, values: dict[str, Any] | list[str],
@@ -166,7 +166,7 @@ class ShepherdClient:
             await self._changed(run_id)
             return f"answered '{gate['title']}'"
         if reply[0] == "forbidden":
-            raise NotAllowed(f"this question is for {_who(gate)}")
+            raise NotAllowed(f"this question is for {_who(gate)}", gate=gate, who=_who(gate))
         raise self._closed(run_id, key, reply)
 
     async def cancel(self, run_id: str, *, by: str, reason: str = "") -> str:

@@ -47,7 +47,14 @@ class GateClosed(ShepherdError):
 
 
 class NotAllowed(ShepherdError):
+    """Refused by a permission rule. ``gate`` is the gate record when the refusal names who may
+    act, so a front end can show those people its own way (Slack mentions them)."""
+
     exit_code = 4
+
+    def __init__(self, message: str, *, gate: dict | None = None, who: str = "") -> None:
+        super().__init__(message)
+        self.gate, self.who = gate, who
 
 
 class RunClosed(ShepherdError):

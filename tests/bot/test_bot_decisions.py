@@ -84,7 +84,7 @@ async def test_outsider_and_requester_refused(harness: Harness, slack: Slack, co
                                               client: ShepherdClient) -> None:
     run_id, _, gate_ts = await _gate(slack, client, "approval-demo api approvers=<@U0BOB>")
     await control.post("/actions", click("U0MALLORY", gate_ts))
-    await slack.wait_ephemeral("U0MALLORY", "You are not one of the approvers")
+    await slack.wait_ephemeral("U0MALLORY", "You are not one of the approvers of this gate (<@U0BOB>)")
     await control.post("/actions", click("U0ALICE", gate_ts))
     await slack.wait_ephemeral("U0ALICE", "You are not one of the approvers")
     gate = await wait_for_gate(client, run_id)
