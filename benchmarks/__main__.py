@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks import decision_latency, engine_overhead, parked_runs, resume
+from benchmarks import bot_ack, bot_approve, decision_latency, engine_overhead, parked_runs, resume
 from benchmarks.harness import Harness, log, session
 
 BENCHMARKS: dict[str, Callable[[Harness], Awaitable[dict[str, Any]]]] = {
@@ -23,6 +23,8 @@ BENCHMARKS: dict[str, Callable[[Harness], Awaitable[dict[str, Any]]]] = {
     decision_latency.NAME: decision_latency.run,
     resume.NAME: resume.run,
     parked_runs.NAME: parked_runs.run,
+    bot_ack.NAME: bot_ack.run,
+    bot_approve.NAME: bot_approve.run,
 }
 
 
