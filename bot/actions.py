@@ -29,6 +29,19 @@ async def member_groups(web: AsyncWebClient, engine: ShepherdClient, ref: GateRe
     return groups
 
 
+async def from_home(engine: ShepherdClient, body: dict[str, Any], run_id: str) -> None:
+    """A click on the App Home carries no channel or message: answer in the run's channel.
+
+    Sets ``body["channel"]`` in place, so that ``bot.errors`` (which reads the same body)
+    can tell the person about a refusal too. A run started from the terminal has no channel:
+    its decisions still work, but a refusal can only be logged.
+    """
+    if not body.get("channel"):
+        channel = (await engine.store.meta(run_id)).get("channel")
+        if channel:
+            body["channel"] = {"id": channel}
+
+
 def reject_modal(ctx: RejectContext) -> dict[str, Any]:
     return {
         "type": "modal", "callback_id": CallbackId.REJECT_REASON, "private_metadata": ctx.model_dump_json(),
@@ -47,6 +60,7 @@ def register_actions(app: AsyncApp, engine: ShepherdClient) -> None:
     async def on_approve(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = GateRef.model_validate_json(body["actions"][0]["value"])
+        await from_home(engine, body, ref.run)
         user = body["user"]["id"]
         groups = await member_groups(client, engine, ref, user)
         result = await engine.decide(ref.run, ref.gate, user=user, approve=True, groups=groups)
@@ -58,8 +72,9 @@ def register_actions(app: AsyncApp, engine: ShepherdClient) -> None:
     async def on_reject(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = GateRef.model_validate_json(body["actions"][0]["value"])
+        await from_home(engine, body, ref.run)
         message = body.get("message") or {}
-        ctx = RejectContext(run=ref.run, gate=ref.gate, channel=body["channel"]["id"],
+        ctx = RejectContext(run=ref.run, gate=ref.gate, channel=(body.get("channel") or {}).get("id", ""),
                             thread_ts=message.get("thread_ts"))
         await client.views_open(trigger_id=body["trigger_id"], view=reject_modal(ctx))
 

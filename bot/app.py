@@ -21,8 +21,11 @@ from bot.actions import register_actions
 from bot.commands import register_commands
 from bot.errors import handle_error
 from bot.forms import register_forms
+from bot.home import HomeTab, register_home
 from bot.notifier import Notifier
+from bot.permissions import warn_unknown_processes
 from bot.redelivery import register_redelivery_guard
+from bot.schedules import BotScheduler
 from bot.settings import BotSettings
 from engine.client import ShepherdClient
 
@@ -44,7 +47,7 @@ def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     register_redelivery_guard(app, engine.redis)
     register_commands(app, engine, settings)
     register_actions(app, engine)
-    register_forms(app, engine)
+    register_forms(app, engine, settings.permissions)
     app.error(handle_error)
     return app
 
@@ -59,10 +62,15 @@ class Bot:
     def __init__(self, settings: BotSettings, redis: Redis, *, consumer: str | None = None) -> None:
         self.settings = settings
         self.app = build_app(settings, ShepherdClient(redis))
-        self.notifier = Notifier(redis, self.app.client, post_interval=settings.post_interval, consumer=consumer)
+        warn_unknown_processes(settings.permissions)
+        self.home = HomeTab(ShepherdClient(redis), self.app.client)
+        register_home(self.app, self.home)
+        self.notifier = Notifier(redis, self.app.client, post_interval=settings.post_interval, consumer=consumer,
+                                 on_synced=self.home.run_changed)
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._notifier_task: asyncio.Task[None] | None = None
+        self.jobs = BotScheduler(redis, ShepherdClient(redis), self.app.client, settings, self.notifier.sync.pacer)
         self.port = 0
 
     async def start(self) -> None:
@@ -80,8 +88,10 @@ class Bot:
             self.port = int(self._runner.addresses[0][1])
             log.info("listening for Slack on port %d (/slack/events)", self.port)
         self._notifier_task = asyncio.create_task(self.notifier.run(), name="shepherd-notifier")
+        self.jobs.start()  # gate reminders and recurring schedules
 
     async def stop(self) -> None:
+        await self.jobs.stop()
         self.notifier.stop()
         if self._notifier_task is not None:
             await asyncio.wait_for(self._notifier_task, 30)

@@ -15,6 +15,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import reported, tell
 from bot.forms import needs_form, open_start_form
 from bot.ids import mention
+from bot.permissions import Permissions, check_start
+from bot.schedules import VERBS as SCHEDULE_VERBS
+from bot.schedules import schedule_command
 from bot.settings import BotSettings
 from engine.arguments import ArgumentError, parse_command, split_command_text
 from engine.client import ShepherdClient
@@ -31,6 +34,7 @@ def help_text(command: str) -> str:
     for definition in sorted(PROCESSES.values(), key=lambda d: d.id):
         lines.append(f"• `{command} {definition.usage()}` — {definition.summary}")
     lines.append(f"Also: `{command} status <run>`, `{command} cancel <run>`, `{command} retry <run>`, "
+                 f"`{command} schedule <process> \"<cron>\" [args]`, `{command} schedules`, "
                  "`/runs [mine|waiting|all]`")
     return "\n".join(lines)
 
@@ -45,14 +49,17 @@ def process_help(command: str, process_id: str) -> str:
 
 
 async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any],
-                      client: AsyncWebClient | None = None) -> str | None:
+                      client: AsyncWebClient | None = None, permissions: Permissions | None = None) -> str | None:
     """What ``/run`` does with its text; returns the reply, or None when a form opened instead
-    (errors are raised)."""
+    (errors are raised). ``permissions``: who may start (or retry) which process, and where."""
     tokens = split_command_text(body.get("text") or "")
     user, channel = body["user_id"], body["channel_id"]
     verb = tokens[0].lower() if tokens else "help"
     if verb == "help":
         return process_help(command, tokens[1]) if len(tokens) > 1 else help_text(command)
+    if verb in SCHEDULE_VERBS:  # the creator of a schedule starts its runs: the start rule applies now
+        return await schedule_command(engine, command, tokens, body, may_start=lambda process: check_start(
+            client, permissions, process, user=user, channel=channel))
     if verb in ("status", "cancel", "retry"):
         if len(tokens) != 2:
             raise ArgumentError(f"usage: {command} {verb} <run id>")
@@ -63,10 +70,13 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
         meta = (await engine.view(tokens[1])).meta
         if meta.get("requester") != user:
             raise NotAllowed(f"only the requester ({mention(meta.get('requester', '?'))}) can {verb} this run")
-        if verb == "retry":
+        if verb == "retry":  # a retry starts the process's work again: the start rule applies, in its channel
+            await check_start(client, permissions, meta.get("process", ""), user=user,
+                              channel=meta.get("channel") or channel)
             return (await engine.retry(tokens[1], by=user)).capitalize()
         return (await engine.cancel(tokens[1], by=user)).capitalize()
     definition = get_process(tokens[0])
+    await check_start(client, permissions, definition.id, user=user, channel=channel)
     prefill = needs_form(definition, tokens[1:])
     if prefill is not None and client is not None and body.get("trigger_id"):
         return await open_start_form(client, command, definition, prefill, body)
@@ -96,7 +106,7 @@ def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettin
     @reported
     async def on_run(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        reply = await run_command(engine, settings.run_command, body, client)
+        reply = await run_command(engine, settings.run_command, body, client, settings.permissions)
         if reply:
             await tell(client, body, reply)
 

@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import member_groups
 from bot.errors import reported, tell, user_message
 from bot.ids import ActionId, CallbackId, GateRef, RejectContext, StartContext
+from bot.permissions import Permissions, check_start
 from bot.render.form import block_id, form_blocks, read_submission
 from bot.render.text import short
 from engine.arguments import ArgumentError, missing_required, parse_arguments
@@ -87,7 +88,7 @@ async def ask_form(engine: ShepherdClient, run_id: str, key: str) -> tuple[str, 
     return str(request["args"].get("title") or key), import_form(request["args"]["form"])
 
 
-def register_forms(app: AsyncApp, engine: ShepherdClient) -> None:
+def register_forms(app: AsyncApp, engine: ShepherdClient, permissions: Permissions | None = None) -> None:
     @app.action(ActionId.FILL_IN)
     @reported
     async def on_fill_in(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -129,6 +130,8 @@ def register_forms(app: AsyncApp, engine: ShepherdClient) -> None:
             return
         await ack(response_action="clear")
         user = body["user"]["id"]
+        # checked again at submission: the form may have been opened before the rules (or groups) changed
+        await check_start(client, permissions, definition.id, user=user, channel=ctx.channel)
         run_id = await engine.start(definition.id, inputs, requester=user, channel=ctx.channel,
                                     dedup=f"view:{view['id']}")
         await tell(client, body, f"Started *{definition.title}*: run `{run_id}`. Its status card is in this channel.")

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -35,8 +36,11 @@ RECLAIM_IDLE_MS = 60_000
 
 class Notifier:
     def __init__(self, redis: Redis, web: AsyncWebClient, *, post_interval: float = 1.0,
-                 consumer: str | None = None, block_ms: int = 500) -> None:
+                 consumer: str | None = None, block_ms: int = 500,
+                 on_synced: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.redis = redis
+        self.on_synced = on_synced
+        """Called with a run id after each sync (the App Home refreshes the people it concerns)."""
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.block_ms = block_ms
         self.sync = RunSync(web, RunStore(redis), LedgerStore(redis), ChannelPacer(post_interval))
@@ -101,3 +105,8 @@ class Notifier:
                 log.exception("notifier: could not sync run %s", run_id)
         if not local.locked():
             self._local.pop(run_id, None)
+        if self.on_synced is not None:
+            try:
+                await self.on_synced(run_id)
+            except Exception:
+                log.exception("notifier: after-sync hook failed for run %s", run_id)

@@ -5,8 +5,13 @@ Tokens are ``SecretStr`` so a settings object printed in a log or traceback show
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.permissions import Permissions, load_permissions
+from engine.policy import PolicyProblem, unset_if_blank
 
 
 class SettingsProblem(Exception):
@@ -28,12 +33,33 @@ class BotSettings(BaseSettings):
     runs_command: str = Field(default="/runs", validation_alias="SHEPHERD_RUNS_COMMAND")
     post_interval: float = Field(default=1.0, validation_alias="SHEPHERD_SLACK_POST_INTERVAL")
     """Seconds between two posts to one channel (Slack allows about one per second)."""
+    reminder_interval: float = Field(default=3600.0, gt=0, validation_alias="SHEPHERD_REMINDER_INTERVAL")
+    """Seconds a gate stays open (since it opened or was last reminded of) before a reminder is posted."""
+    schedule_poll: float = Field(default=5.0, gt=0, validation_alias="SHEPHERD_SCHEDULE_POLL")
+    """Seconds between two looks for due occurrences of recurring schedules."""
+
+    permissions_file: Path | None = Field(default=None, validation_alias="SHEPHERD_PERMISSIONS")
+    """Who may start what, default approvers, forced four-eyes (docs/permissions.md). Unset: everyone."""
+    _permissions: Permissions = PrivateAttr(default_factory=Permissions)
+    _blank_permissions = field_validator("permissions_file", mode="before")(unset_if_blank)
 
     @model_validator(mode="after")
     def _transport(self) -> BotSettings:
         if self.app_token is None and self.signing_secret is None:
             raise ValueError("set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)")
         return self
+
+    @model_validator(mode="after")
+    def _load_permissions(self) -> BotSettings:
+        try:  # read once at startup: a bad file stops the bot with one line, never later at a click
+            self._permissions = load_permissions(self.permissions_file)
+        except PolicyProblem as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    @property
+    def permissions(self) -> Permissions:
+        return self._permissions
 
     @property
     def socket_mode(self) -> bool:

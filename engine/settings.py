@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.policy import unset_if_blank
 
 
 class Settings(BaseSettings):
@@ -33,6 +35,9 @@ class Settings(BaseSettings):
     """Seconds a stopping worker waits for running tasks before leaving them to others."""
     user: str | None = None
     """Who the terminal front end acts as (defaults to the login name)."""
+    permissions: Path | None = None
+    """``SHEPHERD_PERMISSIONS``: the operators' permissions file (YAML); workers apply its gate defaults."""
+    _blank_permissions = field_validator("permissions", mode="before")(unset_if_blank)
 
 
 @lru_cache(maxsize=1)

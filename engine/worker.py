@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from engine.executors import TaskContext, run_shell, run_task
 from engine.failpoints import failpoint
 from engine.journal import now_iso
+from engine.policy import load_gate_policy
 from engine.runtime import Orchestrator, retry_due_ms
 from engine.settings import Settings
 from state import keys
@@ -85,7 +86,7 @@ class Worker:
         self.redis = redis
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
-        self.store = RunStore(redis)
+        self.store = RunStore(redis, gate_policy=load_gate_policy(settings.permissions))
         self.queue = WorkQueue(redis)
         self.timers = Timers(redis, self.store.scripts)
         self.orchestrator = Orchestrator(self.store, self.queue, self.timers, lock_ttl=settings.lock_ttl,

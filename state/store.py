@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -22,6 +22,9 @@ from engine.journal import Event, decode, encode
 from state import keys
 from state.scripts import Scripts
 
+if TYPE_CHECKING:
+    from engine.policy import GatePolicy
+
 STATUSES = ("running", "waiting", "completed", "failed", "cancelled")
 
 
@@ -30,9 +33,11 @@ def _json(value: Any) -> str:
 
 
 class RunStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, gate_policy: GatePolicy | None = None) -> None:
         self.redis = redis
         self.scripts = Scripts(redis)
+        self.gate_policy = gate_policy
+        """Operators' gate defaults (``engine.policy``), applied as gate records are first written."""
 
     async def _run(self, name: str, run_id: str, *args: Any, client: Any = None) -> Any:
         return await self.scripts[name](keys=keys.run_keys(run_id), args=list(args), client=client or self.redis)
@@ -88,6 +93,9 @@ class RunStore:
         new_effects: list[tuple[str, bool]], gates: dict[str, dict[str, Any]], meta: dict[str, str],
     ) -> tuple[int, int, str]:
         """Fenced append: (1 ok | 0 fenced | -1 run closed, journal length, status before the append)."""
+        if gates and self.gate_policy is not None:
+            process = await self.redis.hget(keys.meta(run_id), "process") or ""
+            gates = {key: self.gate_policy.apply(process, gate) for key, gate in gates.items()}
         reply = await self._run(
             "append", run_id, expected_seq, _json([encode(e) for e in events]),
             _json([[k, d] for k, d in new_effects]), _json({k: _json(g) for k, g in gates.items()}) if gates else "{}",

@@ -44,6 +44,8 @@ def gate_message(run_id: str, gate: dict[str, Any], facts: dict[str, Any]) -> di
             details.append(f"{len(gate.get('votes', []))} of {gate['quorum']} approvals")
         if gate.get("deadline_ms"):
             details.append(f"Deadline: {slack_date(int(gate['deadline_ms']))}")
+        if gate.get("escalated"):
+            details.append("⏫ Escalated: nobody decided in time")
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(details)}]})
         value = GateRef(run=run_id, gate=gate["key"]).model_dump_json()
         blocks.append({"type": "actions", "block_id": BlockId.GATE_ACTIONS, "elements": [
