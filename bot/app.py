@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -70,10 +71,15 @@ class Bot:
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._notifier_task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
         self.jobs = BotScheduler(redis, ShepherdClient(redis), self.app.client, settings, self.notifier.sync.pacer)
         self.port = 0
 
     async def start(self) -> None:
+        # One connection pool for every Web API call (slack_sdk would open a session, and a TCP
+        # connection, per call): under a burst of commands that setup was the bot's main CPU cost.
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self.app.client.session = self._session
         if self.settings.socket_mode:
             assert self.settings.app_token is not None
             self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token.get_secret_value())
@@ -99,3 +105,6 @@ class Bot:
             await self._socket.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+            self.app.client.session = None

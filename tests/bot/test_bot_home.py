@@ -63,10 +63,17 @@ async def test_home_lists_gate_and_approving_from_home_refreshes(harness: Harnes
     assert "shepherd_approve" not in json.dumps(alice["blocks"])
 
     await control.post("/actions", {"user": "U0BOB", "view_id": view["id"], "action_id": "shepherd_approve"})
-    run = await wait_for(client, run_id, "waiting", "completed")
-    gate = next(g for g in (await client.store.gates(run_id)).values() if g["kind"] == "breakpoint")
+    # the click is acknowledged before it is applied: wait for the decision, not for a status
+    # the run already had while it waited at the gate
+    gate: dict = {}
+
+    async def decided() -> bool:
+        gate.update(next(g for g in (await client.store.gates(run_id)).values() if g["kind"] == "breakpoint"))
+        return gate["status"] != "open"
+
+    await eventually(decided, 10)
     assert gate["status"] == "decided" and gate["approved"] and gate["decided_by"] == "U0BOB"
-    assert run.status == "waiting"  # now on its "Release notes" question
+    await wait_for_gate(client, run_id)  # now on its "Release notes" question
     await wait_home(control, "U0BOB", "Nothing is waiting for you.", absent=("Deploy api 1.0.0?",))
     await slack.wait_card("Release notes")
 

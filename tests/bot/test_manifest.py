@@ -56,7 +56,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "app_home_opened": (),
     "reaction_added": ("reactions:read",),
 }
-REQUIRED_EVENTS = ("app_home_opened", "reaction_added")
+REQUIRED_EVENTS = ("app_home_opened",)
 
 # The Web API methods of slack_sdk's client (chat_postMessage -> chat.postMessage ...).
 API_METHODS = {
