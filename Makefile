@@ -28,10 +28,10 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# Until the Slack sandbox lands (issue 4) this runs the embedded Redis and a worker
-# with the example processes; drive it from another terminal with `shepherd`.
+# Try Shepherd without Slack: embedded Redis, the Slack sandbox and its web console, the bot and
+# a worker, with the example processes; prints the console URL. SANDBOX_ARGS="--port 9000" etc.
 sandbox: $(STAMP)
-	SHEPHERD_PROCESSES_PATH=$${SHEPHERD_PROCESSES_PATH:-tests/examples} $(VENV)/bin/shepherd worker
+	SHEPHERD_PROCESSES_PATH=$${SHEPHERD_PROCESSES_PATH:-tests/examples} $(VENV)/bin/shepherd sandbox $(SANDBOX_ARGS)
 
 clean:
 	rm -rf $(VENV) .shepherd .pytest_cache

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from engine.arguments import ArgumentError, parse_command
@@ -54,19 +55,21 @@ def format_run(run: RunView) -> str:
 async def cmd_processes(args: argparse.Namespace, settings: Settings) -> int:
     registry = load_processes(settings.processes_path)
     if args.process:
-        definition = get_process(args.process)
-        print(f"{definition.id} — {definition.title}\nusage: {definition.usage()}\n")
-        print(definition.description or "(no description)")
-        print("\ninputs:")
-        for name, info in definition.inputs.model_fields.items():
-            required = "required" if info.is_required() else f"default {info.default!r}"
-            print(f"  {name}: {info.description or ''} ({required})")
+        from processes._docs import render  # the same page as docs/processes/<id>.md
+
+        print(render(get_process(args.process)))
         return 0
     if not registry:
         print("no processes registered (set SHEPHERD_PROCESSES_PATH to a directory of process modules)")
     for definition in sorted(registry.values(), key=lambda d: d.id):
         print(f"{definition.id:<24} {definition.summary}\n{'':<24} usage: {definition.usage()}")
     return 0
+
+
+async def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from processes._docs import DOCS_DIR, run
+
+    return run(args.check, args.out or DOCS_DIR)
 
 
 async def with_client(settings: Settings, body: Callable[[ShepherdClient], Awaitable[int]]) -> int:
@@ -193,6 +196,12 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return await serve(settings, port=args.port, worker=not args.no_worker)
 
 
+async def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from sandbox.launcher import run  # the sandbox and Slack libraries load only for this command
+
+    return await run(settings, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shepherd", description="Durable chat-ops runs for DevOps and SRE.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
@@ -201,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("processes", help="list processes, or show one")
     p.add_argument("process", nargs="?")
     p.set_defaults(handler=cmd_processes)
+
+    p = sub.add_parser("docs", help="write docs/processes/<id>.md for the built-in processes")
+    p.add_argument("--check", action="store_true", help="only report pages that are missing or out of date")
+    p.add_argument("--out", type=Path, help="directory to write to (default: the checkout's docs/processes)")
+    p.set_defaults(handler=cmd_docs)
 
     p = sub.add_parser("run", help="start a run: shepherd run <process> [positional] [key=value ...]")
     p.add_argument("process")
@@ -256,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="HTTP mode port (default $PORT or 3000)")
     p.add_argument("--no-worker", action="store_true", help="do not run an engine worker in this process")
     p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("sandbox", help="try Shepherd locally: Redis, a Slack sandbox with a web console, "
+                                       "the bot and a worker; Ctrl-C stops everything")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="console port (default 8080; a free one if it is taken)")
+    p.set_defaults(handler=cmd_sandbox)
     return parser
 
 

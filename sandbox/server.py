@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox import control, file_routes, response_url, web_api
+from sandbox import console_routes, control, file_routes, response_url, web_api
 from sandbox.appkey import SANDBOX, sandbox_of
 from sandbox.config import SandboxConfig
 from sandbox.runtime import Sandbox
@@ -23,6 +23,8 @@ MAX_BODY = 64 * 1024 * 1024
 
 
 async def _index(request: web.Request) -> web.Response:
+    if "text/html" in request.headers.get("Accept", ""):
+        raise web.HTTPFound("/console/")  # a browser: the console; a program: the JSON below
     sb = sandbox_of(request)
     return web.json_response({"sandbox": "Shepherd Slack sandbox", "team": sb.config.team_name,
                               "api": f"{sb.base_url}/api/", "control": f"{sb.base_url}/control/seed",
@@ -38,6 +40,7 @@ def build_app(sandbox: Sandbox) -> web.Application:
     app.router.add_post("/hooks/{kind}/{team}/{hook_id}/{secret}", response_url.handle_hook)
     file_routes.add_routes(app)
     control.add_routes(app)
+    console_routes.add_routes(app)
 
     async def _shutdown(_: web.Application) -> None:
         await sandbox.close()
