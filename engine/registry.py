@@ -62,6 +62,8 @@ class ProcessDef:
     positional: list[str]
     module: str
     description: str = ""
+    outputs: type[BaseModel] | None = None
+    """What a completed run returns, for the process's docs page (optional)."""
 
     @property
     def summary(self) -> str:
@@ -129,8 +131,12 @@ def process(
     title: str,
     inputs: type[BaseModel],
     positional: list[str] | None = None,
+    outputs: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a process: ``async def fn(inputs, ctx)`` over a validated inputs model."""
+    """Declare a process: ``async def fn(inputs, ctx)`` over a validated inputs model.
+
+    ``outputs`` names the model a completed run returns, so its docs page can say what it produces.
+    """
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not inspect.iscoroutinefunction(fn):
@@ -140,7 +146,7 @@ def process(
                 raise ProcessDefinitionError(f"process {id}: positional '{p}' is not an input field")
         PROCESSES[id] = ProcessDef(
             id=id, title=title, fn=fn, inputs=inputs, positional=list(positional or []),
-            module=fn.__module__, description=inspect.getdoc(fn) or "",
+            module=fn.__module__, description=inspect.getdoc(fn) or "", outputs=outputs,
         )
         return fn
 
