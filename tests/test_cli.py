@@ -115,4 +115,4 @@ def test_processes_lists_usage(env: dict[str, str]) -> None:
     listing = shepherd(env, "processes")
     assert "approval-demo" in listing.stdout and "usage: gate-demo <name>" in listing.stdout
     detail = shepherd(env, "processes", "approval-demo")
-    assert "service: service to pretend-deploy (required)" in detail.stdout
+    assert "| `service` | text | required | service to pretend-deploy |" in detail.stdout
