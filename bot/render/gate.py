@@ -11,10 +11,34 @@ from typing import Any
 from bot.ids import ActionId, BlockId, GateRef, mention
 from bot.render.text import hhmm, short, slack_date, who_may_act
 
+SHOWN_FACTS, FACT_NAME, FACT_VALUE = 10, 30, 80
+"""The key facts an approver reads first, on a phone: at most ten, each short."""
+DETAIL_CHUNK = 2900  # a section's text may hold 3,000 characters
+
 
 def _facts(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    fields = [{"type": "mrkdwn", "text": f"*{short(k, 30)}*\n{short(v, 80)}"} for k, v in list(facts.items())[:10]]
+    fields = [{"type": "mrkdwn", "text": f"*{short(k, FACT_NAME)}*\n{short(v, FACT_VALUE)}"}
+              for k, v in list(facts.items())[:SHOWN_FACTS]]
     return [{"type": "section", "fields": fields}] if fields else []
+
+
+def _overflows(facts: dict[str, Any]) -> bool:
+    return len(facts) > SHOWN_FACTS or any(
+        len(str(k)) > FACT_NAME or len(str(v)) > FACT_VALUE for k, v in facts.items())
+
+
+def details_attachment(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """Everything the fields had to shorten or leave out, in full, as a secondary attachment
+    (Slack folds long attachments behind "Show more"); nothing when every fact fit."""
+    if not _overflows(facts):
+        return []
+    text = "\n".join(f"*{k}*: {v}" for k, v in facts.items())
+    chunks = [text[i:i + DETAIL_CHUNK] for i in range(0, min(len(text), DETAIL_CHUNK * 10), DETAIL_CHUNK)]
+    if len(text) > DETAIL_CHUNK * 10:
+        chunks[-1] = short(chunks[-1], DETAIL_CHUNK - 40) + " (cut: see the run's artifacts)"
+    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": "All details"}]}]
+    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks]
+    return [{"color": "#8c8c8c", "fallback": short(text, 300), "blocks": blocks}]
 
 
 def verdict(gate: dict[str, Any]) -> str:
@@ -54,7 +78,7 @@ def gate_message(run_id: str, gate: dict[str, Any], facts: dict[str, Any]) -> di
             {"type": "button", "action_id": ActionId.REJECT, "style": "danger", "value": value,
              "text": {"type": "plain_text", "text": "Reject"}},
         ]})
-        return {"text": f"Approval needed: {title}", "blocks": blocks}
+        return {"text": f"Approval needed: {title}", "blocks": blocks, "attachments": details_attachment(facts)}
     text = verdict(gate)
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
-    return {"text": f"{title} {text}", "blocks": blocks}
+    return {"text": f"{title} {text}", "blocks": blocks, "attachments": details_attachment(facts)}

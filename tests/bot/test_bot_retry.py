@@ -11,6 +11,7 @@ from engine.client import ShepherdClient
 from engine.registry import load_processes
 from tests.bot.conftest import Harness, Slack
 from tests.helpers import wait_for
+from tests.sandbox.control_client import eventually
 
 load_processes(str(Path(__file__).parents[1] / "retry_examples"))
 
@@ -33,8 +34,12 @@ async def test_retry_a_failed_run(harness: Harness, slack: Slack, client: Shephe
     await slack.wait_ephemeral("U0ALICE", f"Retrying run {run_id} from step 2")
     await wait_for(client, run_id, "completed")
     assert (await slack.wait_card("completed"))["ts"] == card["ts"]  # the same card, edited in place
-    thread = " ".join(m.get("text", "") for m in await slack.thread(card["ts"]))
-    assert "Retried* by <@U0ALICE>: step 2 runs again" in thread and "Run completed" in thread
+
+    async def thread_tells_it() -> bool:  # the card may be edited before the last line is posted
+        thread = " ".join(m.get("text", "") for m in await slack.thread(card["ts"]))
+        return "Retried* by <@U0ALICE>: step 2 runs again" in thread and "Run completed" in thread
+
+    await eventually(thread_tells_it, 10)
 
     await slack.command("U0ALICE", f"retry {run_id}")
     await slack.wait_ephemeral("U0ALICE", "is completed; only a failed run can be retried")
