@@ -19,7 +19,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -50,12 +50,23 @@ def clear_proxies() -> None:
         os.environ.pop(name, None)
 
 
-def worker_slack_env(server: SandboxServer) -> None:
+@contextlib.contextmanager
+def worker_slack_env(server: SandboxServer) -> Iterator[None]:
     """Point the worker's own Slack client (tasks that create channels, post updates) at the
-    sandbox, and name the seeded @sre group as on-call, as an operator would in production."""
-    os.environ["SLACK_BOT_TOKEN"] = server.bot_token
-    os.environ["SLACK_API_URL"] = server.api_url
-    os.environ.setdefault("SHEPHERD_INCIDENT_ONCALL_GROUP", "S0SRE")
+    sandbox, and name the seeded @sre group as on-call, as an operator would in production.
+    The environment is put back afterwards (tests run the launcher in-process)."""
+    wanted = {"SLACK_BOT_TOKEN": server.bot_token, "SLACK_API_URL": server.api_url,
+              "SHEPHERD_INCIDENT_ONCALL_GROUP": os.environ.get("SHEPHERD_INCIDENT_ONCALL_GROUP", "S0SRE")}
+    before = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def suggestions(processes: dict[str, ProcessDef]) -> list[Suggestion]:
@@ -146,9 +157,10 @@ async def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, 
     bot = None
     worker: Worker | None = None
     worker_task: asyncio.Task[None] | None = None
+    stack = contextlib.ExitStack()
     try:
         console_routes.register_commands(server.sandbox, suggestions(processes))
-        worker_slack_env(server)
+        stack.enter_context(worker_slack_env(server))
         redis, redis_label = await open_redis(settings)
         try:
             bot_settings = load_bot_settings(bot_token=server.bot_token, app_token=server.app_token,
@@ -167,6 +179,7 @@ async def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, 
         print("stopping: bot, worker, sandbox, Redis…", file=out, flush=True)
     finally:
         await _shutdown(server, redis, bot, worker, worker_task)
+        stack.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
     print("stopped.", file=out, flush=True)
