@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -48,6 +49,18 @@ class Harness:
         if self.bot is not None:
             await self.bot.stop()
             self.bot = None
+
+
+@asynccontextmanager
+async def replica(harness: Harness) -> AsyncIterator[Bot]:
+    """A second bot on the same Redis and sandbox, as a second deployment replica would be."""
+    assert harness.bot is not None
+    bot = Bot(harness.bot.settings, harness.redis, consumer="test-bot-replica")
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.stop()
 
 
 @pytest.fixture

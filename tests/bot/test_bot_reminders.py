@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import pytest
 
-from bot.app import Bot
 from bot.reminders import reminder_text
 from engine.client import ShepherdClient
-from tests.bot.conftest import Harness, Slack
+from tests.bot.conftest import Harness, Slack, replica
 from tests.helpers import wait_for
 from tests.sandbox.control_client import Control, eventually
 
@@ -32,18 +29,6 @@ def _reminder_settings(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
 
 def short_interval(seconds: float) -> Any:
     return pytest.mark.parametrize("_reminder_settings", [seconds], indirect=True)
-
-
-@asynccontextmanager
-async def replica(harness: Harness) -> AsyncIterator[Bot]:
-    """A second bot on the same Redis and sandbox, as a second deployment replica would be."""
-    assert harness.bot is not None
-    bot = Bot(harness.bot.settings, harness.redis, consumer="test-bot-replica")
-    await bot.start()
-    try:
-        yield bot
-    finally:
-        await bot.stop()
 
 
 def reminders(thread: list[dict[str, Any]], kind: str = "") -> list[dict[str, Any]]:

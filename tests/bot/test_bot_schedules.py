@@ -4,20 +4,17 @@ occurrence with two bot replicas, misfire coalescing, and crontab weekday number
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
 
-from bot.app import Bot
 from bot.schedule_store import CHECKED, Schedule, ScheduleStore
 from bot.schedules import latest_due, next_times, parse_cron
 from engine.arguments import ArgumentError
 from engine.client import ShepherdClient
 from state import keys
-from tests.bot.conftest import Harness, Slack
+from tests.bot.conftest import Harness, Slack, replica
 from tests.sandbox.control_client import eventually
 
 
@@ -26,18 +23,6 @@ def _poll(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> No
     """The bots' schedule poll: slow (so tests drive firing with synthetic times) unless asked."""
     monkeypatch.setenv("SHEPHERD_SCHEDULE_POLL", str(getattr(request, "param", 60)))
     monkeypatch.setenv("SHEPHERD_REMINDER_INTERVAL", "3600")
-
-
-@asynccontextmanager
-async def replica(harness: Harness) -> AsyncIterator[Bot]:
-    """A second bot on the same Redis and sandbox, as a second deployment replica would be."""
-    assert harness.bot is not None
-    bot = Bot(harness.bot.settings, harness.redis, consumer="test-bot-replica")
-    await bot.start()
-    try:
-        yield bot
-    finally:
-        await bot.stop()
 
 
 async def scheduled(slack: Slack, redis: Redis, user: str, text: str) -> Schedule:
