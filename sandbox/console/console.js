@@ -1049,7 +1049,9 @@
     switcher.value = state.me;
     const wantChannel = query.get("channel") || saved.channel;
     const byName = Object.values(state.channels).find((c) => c.name === wantChannel);
-    const first = Object.values(state.channels).find((c) => c.is_general) || Object.values(state.channels)[0];
+    // #ops first: where the quickstart (and the banner's "Try:") has you type /run
+    const first = Object.values(state.channels).find((c) => c.name === "ops")
+      || Object.values(state.channels).find((c) => c.is_general) || Object.values(state.channels)[0];
     const channel = state.channels[wantChannel] ? wantChannel : byName ? byName.id : first.id;
 
     switcher.addEventListener("change", () => switchUser(switcher.value));
