@@ -53,6 +53,16 @@ def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     return app
 
 
+WARM_CONNECTIONS = 50
+"""Redis connections opened at start. A burst of commands (an incident, when everyone types at
+once) would otherwise open them one by one while people wait for their acks."""
+
+
+async def warm_up(redis: Redis, connections: int = WARM_CONNECTIONS) -> None:
+    """Open ``connections`` pooled connections now (concurrent PINGs each take one)."""
+    await asyncio.gather(*(redis.ping() for _ in range(connections)))
+
+
 async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -61,7 +71,7 @@ class Bot:
     """One bot instance: start() connects the transport and the notifier; stop() undoes both."""
 
     def __init__(self, settings: BotSettings, redis: Redis, *, consumer: str | None = None) -> None:
-        self.settings = settings
+        self.settings, self.redis = settings, redis
         self.app = build_app(settings, ShepherdClient(redis))
         warn_unknown_processes(settings.permissions)
         self.home = HomeTab(ShepherdClient(redis), self.app.client)
@@ -76,6 +86,7 @@ class Bot:
         self.port = 0
 
     async def start(self) -> None:
+        await warm_up(self.redis)
         # One connection pool for every Web API call (slack_sdk would open a session, and a TCP
         # connection, per call): under a burst of commands that setup was the bot's main CPU cost.
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
