@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions import member_groups
+from bot.actions import from_home, member_groups
 from bot.errors import reported, tell, user_message
 from bot.ids import ActionId, CallbackId, GateRef, RejectContext, StartContext
 from bot.permissions import Permissions, check_start
@@ -94,9 +94,10 @@ def register_forms(app: AsyncApp, engine: ShepherdClient, permissions: Permissio
     async def on_fill_in(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = GateRef.model_validate_json(body["actions"][0]["value"])
+        await from_home(engine, body, ref.run)
         title, form = await ask_form(engine, ref.run, ref.gate)
         message = body.get("message") or {}
-        ctx = RejectContext(run=ref.run, gate=ref.gate, channel=body["channel"]["id"],
+        ctx = RejectContext(run=ref.run, gate=ref.gate, channel=(body.get("channel") or {}).get("id", ""),
                             thread_ts=message.get("thread_ts"))
         await client.views_open(trigger_id=body["trigger_id"], view=answer_modal(title, form, ctx))
 

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.ledger import LedgerStore
 from bot.render.home import MAX_RUNS, HomeData, HomeGate, HomeRun, home_view
 from engine.client import ShepherdClient
+from engine.journal import HUMAN_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ class GroupMembers:
 
 
 async def may_decide(gate: dict[str, Any], user: str, groups: GroupMembers) -> bool:
-    """The decide script's rule (the engine still checks on the click): listed, or nobody
-    listed; never the requester of a four-eyes gate."""
+    """The decide and answer scripts' rule (the engine still checks on the click): listed, or
+    nobody listed; never the requester of a four-eyes gate."""
     if gate.get("four_eyes") and gate.get("requester") == user:
         return False
     if not gate.get("users") and not gate.get("groups"):
@@ -75,7 +76,7 @@ async def may_decide(gate: dict[str, Any], user: str, groups: GroupMembers) -> b
 @dataclass
 class Snapshot:
     waiting: list[tuple[dict[str, str], list[dict[str, Any]]]]
-    """(run meta with its id, its open breakpoints) for every waiting run that has some."""
+    """(run meta with its id, its open gates and questions) for every waiting run that has some."""
     groups: GroupMembers
 
 
@@ -96,10 +97,10 @@ class HomeTab:
         await self.web.views_publish(user_id=user, view=home_view(await self.gather(user, snapshot)))
 
     async def snapshot(self) -> Snapshot:
-        """The open breakpoints of waiting runs, read once for all the homes of one refresh."""
+        """The open gates and questions of waiting runs, read once for all the homes of one refresh."""
         runs = await self.engine.list_runs(status="waiting", limit=WAITING_SCAN)
         gates = await asyncio.gather(*(self.engine.store.gates(r["id"]) for r in runs))
-        found = [(raw, [g for g in run_gates.values() if g.get("kind") == "breakpoint" and g.get("status") == "open"])
+        found = [(raw, [g for g in run_gates.values() if g.get("kind") in HUMAN_KINDS and g.get("status") == "open"])
                  for raw, run_gates in zip(runs, gates, strict=True)]
         return Snapshot([(raw, open_gates) for raw, open_gates in found if open_gates], GroupMembers(self.web))
 
@@ -137,7 +138,7 @@ class HomeTab:
         """The notifier synced ``run_id``: refresh the homes it concerns if its status, a gate's
         state or whether the gate's message is posted changed since last seen."""
         meta = await self.engine.store.meta(run_id)
-        gates = [g for g in (await self.engine.store.gates(run_id)).values() if g.get("kind") == "breakpoint"]
+        gates = [g for g in (await self.engine.store.gates(run_id)).values() if g.get("kind") in HUMAN_KINDS]
         posted = (await self.ledgers.load(run_id)).gates  # a gate's link appears once its message is posted
         signature = (meta.get("status"), tuple(sorted((g["key"], g.get("status"), len(g.get("votes", [])),
                                                        g["key"] in posted) for g in gates)))

@@ -1,8 +1,9 @@
-"""The App Home tab: gates waiting for this person, their active runs, recent runs.
+"""The App Home tab: gates and questions waiting for this person, their active runs, recent runs.
 
 A view holds at most 100 blocks; each list is capped and says how many it left out, so the
 tab stays the same size whatever the workspace does. Gates get working Approve / Reject
-buttons (the same actions as in the thread); runs link to their status card.
+buttons and questions a Fill in button (the same actions as in the thread); runs link to
+their status card.
 """
 
 from __future__ import annotations
@@ -85,14 +86,20 @@ def gate_blocks(item: HomeGate) -> list[dict[str, Any]]:
         details.append(f"{len(gate.get('votes', []))} of {gate['quorum']} approvals")
     if item.link:
         details.append(f"<{item.link}|open in thread>")
-    text = f"*{short(gate.get('title', 'Approve?'), 200)}*\n{' · '.join(details)}\nWho may approve: {who_may_act(gate)}"
     value = GateRef(run=run.id, gate=gate["key"]).model_dump_json()
+    if gate.get("kind") == "ask":  # a question: its form opens from here as from the thread
+        text = f"❓ *{short(gate.get('title', 'Question'), 200)}*\n{' · '.join(details)}\nFor: {who_may_act(gate)}"
+        buttons = [{"type": "button", "action_id": ActionId.FILL_IN, "style": "primary", "value": value,
+                    "text": {"type": "plain_text", "text": "Fill in"}}]
+    else:
+        title = short(gate.get("title", "Approve?"), 200)
+        text = f"*{title}*\n{' · '.join(details)}\nWho may approve: {who_may_act(gate)}"
+        buttons = [{"type": "button", "action_id": ActionId.APPROVE, "style": "primary", "value": value,
+                    "text": {"type": "plain_text", "text": "Approve"}},
+                   {"type": "button", "action_id": ActionId.REJECT, "style": "danger", "value": value,
+                    "text": {"type": "plain_text", "text": "Reject"}}]
     return [{"type": "section", "text": {"type": "mrkdwn", "text": short(text, 3000)}},
-            {"type": "actions", "elements": [
-                {"type": "button", "action_id": ActionId.APPROVE, "style": "primary", "value": value,
-                 "text": {"type": "plain_text", "text": "Approve"}},
-                {"type": "button", "action_id": ActionId.REJECT, "style": "danger", "value": value,
-                 "text": {"type": "plain_text", "text": "Reject"}}]}]
+            {"type": "actions", "elements": buttons}]
 
 
 def _run_list(runs: list[HomeRun], empty: str) -> list[dict[str, Any]]:

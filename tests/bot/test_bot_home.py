@@ -73,9 +73,22 @@ async def test_home_lists_gate_and_approving_from_home_refreshes(harness: Harnes
 
     await eventually(decided, 10)
     assert gate["status"] == "decided" and gate["approved"] and gate["decided_by"] == "U0BOB"
-    await wait_for_gate(client, run_id)  # now on its "Release notes" question
-    await wait_home(control, "U0BOB", "Nothing is waiting for you.", absent=("Deploy api 1.0.0?",))
+    await wait_for_gate(client, run_id)  # now on its "Release notes" question, open to anyone
     await slack.wait_card("Release notes")
+    view = await wait_home(control, "U0BOB", "Release notes", "shepherd_fill_in", absent=("Deploy api 1.0.0?",))
+
+    await control.post("/actions", {"user": "U0BOB", "view_id": view["id"], "action_id": "shepherd_fill_in"})
+
+    async def form_opened() -> bool:
+        return (await control.get("/users/U0BOB/views"))["top"] is not None
+
+    await eventually(form_opened, 10)
+    form = (await control.get("/users/U0BOB/views"))["top"]
+    assert form["callback_id"] == "shepherd_answer_form"
+    await control.post("/views/submit", {"user": "U0BOB", "view_id": form["id"],
+                                         "values": {"field:summary": {"value": "Faster checkout"}}})
+    assert (await wait_for(client, run_id)).status == "completed"
+    await wait_home(control, "U0BOB", "Nothing is waiting for you.", absent=("Release notes",))
 
 
 async def _gate_demo(slack: Slack, client: ShepherdClient, name: str) -> tuple[str, str]:
