@@ -5,10 +5,12 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from engine import Context, process
+from integrations.github import github_repository
 from processes._slo.budget import human_minutes, promql_duration
 from processes._slo.documents import budget_summary, policy_document
-from processes._slo.inputs import SLOInputs
+from processes._slo.inputs import SLOInputs, SLOSetupInputs
 from processes._slo.plan import SLOPlan, plan_slo, reviewer_overrides
+from processes._slo.repo import PullArgs, PullOpened, RepoArgs, RepoPushed, open_pull_request, push_rules
 from processes._slo.steps import read_current, validate
 from processes._slo.tasks import (
     Applied,
@@ -44,6 +46,8 @@ class SLOSetupResult(BaseModel):
     applied_to: str | None = Field(default=None, description="the rule file written on the Prometheus side")
     reloaded: bool = Field(default=False, description="Prometheus reloaded and lists the new rule group")
     review_schedule: str | None = Field(default=None, description="id of the recurring slo-review schedule")
+    branch: str | None = Field(default=None, description="with repo: the branch holding the rules in the rules repo")
+    pull_request: str | None = Field(default=None, description="with repo on github.com and GITHUB_TOKEN: the PR")
 
 
 def _review_facts(plan: SLOPlan, validated: bool, current: str) -> dict[str, str]:
@@ -65,13 +69,18 @@ def _manual_apply(plan: SLOPlan, config: SLOConfig) -> str:
             f"and `curl -X POST {url}/-/reload` (needs --web.enable-lifecycle; or send Prometheus SIGHUP)")
 
 
+def _review_inputs(inputs: SLOInputs) -> dict[str, object]:
+    """What slo-review takes: the SLO itself, not where slo-setup put its rules."""
+    return inputs.model_dump(mode="json", include=set(SLOInputs.model_fields))
+
+
 def _review_args(inputs: SLOInputs, window: str) -> str:
     parts = [f"service={inputs.service}", f"target={inputs.target:g}", f"window={window}", f"sli={inputs.sli}"]
     return " ".join([*parts, f"threshold={inputs.threshold}"] if inputs.sli == "latency" else parts)
 
 
-@process("slo-setup", title="SLO setup", inputs=SLOInputs, outputs=SLOSetupResult)
-async def slo_setup(inputs: SLOInputs, ctx: Context) -> SLOSetupResult:
+@process("slo-setup", title="SLO setup", inputs=SLOSetupInputs, outputs=SLOSetupResult)
+async def slo_setup(inputs: SLOSetupInputs, ctx: Context) -> SLOSetupResult:
     """Define a service level objective and put Prometheus to work on it.
 
     Computes the error budget (fraction, minutes per window, and requests where Prometheus knows the
@@ -86,10 +95,16 @@ async def slo_setup(inputs: SLOInputs, ctx: Context) -> SLOSetupResult:
     comment carries changes (`target=99.5 window=28d`) re-plans with them, a bounded number of times
     (SHEPHERD_SLO_MAX_REPLANS); any other rejection stops the run and nothing is applied.
 
-    Then applies the rules (writes them to PROMETHEUS_RULES_DIR and reloads Prometheus at
-    PROMETHEUS_URL; where those are not set it says so and gives the exact commands), attaches the
-    error budget policy document, and schedules the recurring `slo-review` in the run's channel.
-    Produces: the rule file, its unit tests, the burn-down chart (PNG) and the policy (markdown).
+    Then applies the rules: writes them to PROMETHEUS_RULES_DIR and reloads Prometheus at
+    PROMETHEUS_URL; and, given `repo=` (a local path or a git URL), commits the rule file and its
+    unit tests under `rules_path` (default `rules`) to a new branch `shepherd/slo-<service>-<id>`
+    in a temporary clone and pushes it there (never touching a checked-out working tree); for a
+    github.com repository with GITHUB_TOKEN set it opens (or reuses) the pull request, otherwise it
+    says so and gives the link to open one. Where neither is configured it says so and gives the
+    exact commands. It attaches the error budget policy document and schedules the recurring
+    `slo-review` in the run's channel.
+    Produces: the rule file, its unit tests, the burn-down chart (PNG) and the policy (markdown);
+    with `repo=`, a branch (and, on GitHub, a pull request) holding the rule file and its tests.
     """
     config: SLOConfig = await ctx.task(load_config, None, key="config")
     current, replans = inputs, 0
@@ -121,8 +136,11 @@ async def slo_setup(inputs: SLOInputs, ctx: Context) -> SLOSetupResult:
         current, replans = changed, replans + 1
 
     result = _result(current, plan, validated, live, budget.requests, decision.by, True, replans)
-    applied = await _apply(ctx, plan, config)
-    result.applied_to, result.reloaded = applied.written, applied.loaded
+    if config.rules_dir or not current.repo:
+        applied = await _apply(ctx, plan, config)
+        result.applied_to, result.reloaded = applied.written, applied.loaded
+    if current.repo:
+        result.branch, result.pull_request = await _to_repo(ctx, current, plan, decision.by)
     result.review_schedule = await _schedule(ctx, current, plan, config)
     review = (f"`slo-review` runs on the schedule `{config.review_cron}` (cron, UTC), schedule "
               f"`{result.review_schedule}`." if result.review_schedule else
@@ -176,7 +194,7 @@ async def _schedule(ctx: Context, inputs: SLOInputs, plan: SLOPlan, config: SLOC
         return None
     created = ctx.now(key="review-created")
     scheduled = await ctx.task(schedule_review, ReviewSchedule(
-        process="slo-review", inputs=inputs.model_dump(mode="json"), args=args, cron=config.review_cron,
+        process="slo-review", inputs=_review_inputs(inputs), args=args, cron=config.review_cron,
         channel=ctx.channel, creator=ctx.requester, created_at=created.isoformat()), key="review-schedule")
     if scheduled.id is None:
         ctx.note(f"No recurring review scheduled: {scheduled.problem}. From Slack: "
@@ -186,3 +204,53 @@ async def _schedule(ctx: Context, inputs: SLOInputs, plan: SLOPlan, config: SLOC
     ctx.note(f"{verb} the SLO review `{scheduled.id}`: slo-review at `{config.review_cron}` (UTC) in this channel.",
              key="review-scheduled")
     return scheduled.id
+
+
+def _commit_message(inputs: SLOSetupInputs, plan: SLOPlan, by: str | None, run_id: str) -> str:
+    return (f"SLO: {inputs.service} {inputs.sli} {inputs.target:g}% over {plan.window}\n\n"
+            f"Recording rules and multi-window multi-burn-rate alerts ({plan.spec.rules_filename}) with their "
+            f"promtool unit tests ({plan.spec.tests_filename}).\n"
+            f"Error budget {plan.budget.fraction:.6g} ({human_minutes(plan.budget.minutes)} per {plan.window}).\n"
+            f"Four-eyes review approved by {by or 'unknown'}; Shepherd run {run_id}.\n")
+
+
+async def _to_repo(ctx: Context, inputs: SLOSetupInputs, plan: SLOPlan,
+                   by: str | None) -> tuple[str | None, str | None]:
+    """The rules as a branch in the rules repo and, on github.com with a token, a pull request."""
+    assert inputs.repo is not None
+    message = _commit_message(inputs, plan, by, ctx.run_id)
+    pushed: RepoPushed = await ctx.task(push_rules, RepoArgs(
+        repo=inputs.repo, rules_path=inputs.rules_path, service=inputs.service, message=message,
+        files={plan.spec.rules_filename: plan.rules, plan.spec.tests_filename: plan.tests}), key="repo")
+    files = ", ".join(f"`{p}`" for p in pushed.paths)
+    if pushed.problem:
+        ctx.note(f"Not pushed to {pushed.repo}: {pushed.problem}. The rule files are attached; commit them under "
+                 f"`{inputs.rules_path}/` by hand.", key="repo-failed")
+        return None, None
+    short = (pushed.commit or "")[:12]
+    if pushed.unchanged:
+        ctx.note(f"Branch `{pushed.branch}` in {pushed.repo} already holds {files} as generated (commit {short}): "
+                 f"nothing pushed.", key="repo-pushed")
+    else:
+        ctx.note(f"Pushed branch `{pushed.branch}` to {pushed.repo}: commit {short} adds {files}.", key="repo-pushed")
+    base = pushed.base or "main"
+    github = github_repository(inputs.repo)
+    if github is None:
+        ctx.note(f"No pull request: {pushed.repo} is not on github.com. Open a merge request from `{pushed.branch}` "
+                 f"into `{base}` there, or merge it on `{base}` with `git fetch {pushed.repo} {pushed.branch}` and "
+                 f"`git merge FETCH_HEAD`.", key="repo-no-pr")
+        return pushed.branch, None
+    pull: PullOpened = await ctx.task(open_pull_request, PullArgs(
+        repo=inputs.repo, branch=pushed.branch, base=base, title=message.splitlines()[0],
+        body=message.split("\n", 2)[2]), key="pull-request")
+    owner, name = github
+    if pull.url:
+        verb = "Opened" if pull.created else "Reusing the open"
+        ctx.note(f"{verb} pull request #{pull.number}: {pull.url}", key="repo-pr")
+        return pushed.branch, pull.url
+    hint = (" (set GITHUB_TOKEN to have Shepherd open it)"
+            if pull.problem == "GITHUB_TOKEN is not set" else "")
+    ctx.note(f"No pull request opened: {pull.problem}{hint}. Open it at https://github.com/{owner}/{name}/compare/"
+             f"{base}...{pushed.branch}?expand=1 or with `gh pr create --repo {owner}/{name} --base {base} "
+             f"--head {pushed.branch}`.", key="repo-no-pr")
+    return pushed.branch, None

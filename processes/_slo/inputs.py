@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -75,3 +76,61 @@ class SLOInputs(BaseModel):
     @property
     def threshold_seconds(self) -> float:
         return latency_seconds(self.threshold)
+
+
+# A git URL git itself fetches without running anything: no ext:: or fd:: remote helpers, no options.
+_URL = re.compile(r"^(?:(?:https?|ssh|git|file)://[^\s]+|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s:][^\s]*)$")
+_RULES_PATH = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
+
+
+def is_git_url(value: str) -> bool:
+    return bool(_URL.match(value))
+
+
+def is_git_repository(path: Path) -> bool:
+    """A working tree (``.git`` inside) or a bare repository (``HEAD`` and ``objects`` inside)."""
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+
+
+class SLOSetupInputs(SLOInputs):
+    """An SLO, and optionally the rules repository its rules go to as a branch (and pull request)."""
+
+    repo: str | None = Field(
+        default=None,
+        description="the rules repository: a local path or a git URL; the rules go to a new branch there "
+                    "(and a GitHub pull request where GITHUB_TOKEN is set)")
+    rules_path: str = Field(default="rules", description="with repo: the directory inside it for the rule files")
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if value.startswith("-") or any(c.isspace() or ord(c) < 32 for c in value):
+            raise ValueError("must be a local path or a git URL without spaces or a leading '-'")
+        if "://" in value or (":" in value and "@" in value.split(":", 1)[0]):
+            if not is_git_url(value):
+                raise ValueError("must be an https://, ssh://, git:// or file:// URL or user@host:path, "
+                                 f"got '{value[:80]}'")
+            return value
+        if "::" in value:
+            raise ValueError("git remote helpers (like ext::) are not allowed; give a path or a URL")
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            raise ValueError(f"a local repository must be an absolute path, got '{value[:80]}'")
+        if not path.is_dir():
+            raise ValueError(f"no such directory: {value[:200]}")
+        if not is_git_repository(path):
+            raise ValueError(f"{value[:200]} is not a git repository (no .git in it)")
+        return str(path)
+
+    @field_validator("rules_path")
+    @classmethod
+    def _rules_path(cls, value: str) -> str:
+        cleaned = value.strip().strip("/") or "."
+        parts = cleaned.split("/")
+        if cleaned != "." and (not _RULES_PATH.match(cleaned) or ".." in parts or "." in parts or ".git" in parts):
+            raise ValueError("must be a relative directory inside the repository made of letters, digits, '.', "
+                             f"'_', '-' and '/', without '..' or .git, e.g. rules/slo; got '{value[:80]}'")
+        return cleaned

@@ -56,6 +56,6 @@ def reviewer_overrides(current: SLOInputs, comment: str | None) -> tuple[SLOInpu
         raw = parse_arguments(SLOInputs, [], tokens)
         if fixed := sorted(set(raw) - set(REPLANNABLE)):
             return None, f"{', '.join(fixed)} cannot change at review (only {', '.join(REPLANNABLE)})"
-        return validate_inputs(SLOInputs, {**current.model_dump(), **raw}), None
+        return validate_inputs(type(current), {**current.model_dump(), **raw}), None
     except ArgumentError as exc:
         return None, "; ".join(exc.lines)
