@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import answer_at_ack
 from bot.errors import reported, tell
 from bot.ids import REASON_INPUT, ActionId, BlockId, CallbackId, GateRef, RejectContext
 from engine.client import ShepherdClient
@@ -56,6 +57,7 @@ def reject_modal(ctx: RejectContext) -> dict[str, Any]:
 
 def register_actions(app: AsyncApp, engine: ShepherdClient) -> None:
     @app.action(ActionId.APPROVE)
+    @answer_at_ack
     @reported
     async def on_approve(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -68,6 +70,7 @@ def register_actions(app: AsyncApp, engine: ShepherdClient) -> None:
             await tell(client, body, result.message[:1].upper() + result.message[1:])
 
     @app.action(ActionId.REJECT)
+    @answer_at_ack
     @reported
     async def on_reject(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -79,6 +82,7 @@ def register_actions(app: AsyncApp, engine: ShepherdClient) -> None:
         await client.views_open(trigger_id=body["trigger_id"], view=reject_modal(ctx))
 
     @app.view(CallbackId.REJECT_REASON)
+    @answer_at_ack
     @reported
     async def on_reason(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

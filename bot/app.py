@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import drain
 from bot.actions import register_actions
 from bot.commands import register_commands
 from bot.errors import handle_error
@@ -43,7 +44,8 @@ def web_client(settings: BotSettings) -> AsyncWebClient:
 
 def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
-    app = AsyncApp(client=web_client(settings), signing_secret=secret,
+    # Answered as soon as a listener acks, without Bolt's 10 ms ack poll: see bot/acks.py.
+    app = AsyncApp(client=web_client(settings), signing_secret=secret, process_before_response=True,
                    request_verification_enabled=not settings.socket_mode)
     register_redelivery_guard(app, engine.redis)
     register_commands(app, engine, settings)
@@ -116,6 +118,7 @@ class Bot:
             await self._socket.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
+        await drain()
         if self._session is not None:
             await self._session.close()
             self.app.client.session = None

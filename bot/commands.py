@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import answer_at_ack
 from bot.errors import reported, tell
 from bot.forms import needs_form, open_start_form
 from bot.ids import mention
@@ -103,6 +104,7 @@ async def runs_command(engine: ShepherdClient, body: dict[str, Any]) -> str:
 
 def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettings) -> None:
     @app.command(settings.run_command)
+    @answer_at_ack
     @reported
     async def on_run(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -111,6 +113,7 @@ def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettin
             await tell(client, body, reply)
 
     @app.command(settings.runs_command)
+    @answer_at_ack
     @reported
     async def on_runs(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

@@ -21,6 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import answer_at_ack
 from bot.actions import from_home, member_groups
 from bot.errors import reported, tell, user_message
 from bot.ids import ActionId, CallbackId, GateRef, RejectContext, StartContext
@@ -90,6 +91,7 @@ async def ask_form(engine: ShepherdClient, run_id: str, key: str) -> tuple[str, 
 
 def register_forms(app: AsyncApp, engine: ShepherdClient, permissions: Permissions | None = None) -> None:
     @app.action(ActionId.FILL_IN)
+    @answer_at_ack
     @reported
     async def on_fill_in(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -102,6 +104,7 @@ def register_forms(app: AsyncApp, engine: ShepherdClient, permissions: Permissio
         await client.views_open(trigger_id=body["trigger_id"], view=answer_modal(title, form, ctx))
 
     @app.view(CallbackId.ANSWER_FORM)
+    @answer_at_ack
     @reported
     async def on_answer(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         ctx = RejectContext.model_validate_json(view["private_metadata"])
@@ -121,6 +124,7 @@ def register_forms(app: AsyncApp, engine: ShepherdClient, permissions: Permissio
         await ack(response_action="clear")
 
     @app.view(CallbackId.START_FORM)
+    @answer_at_ack
     @reported
     async def on_start(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
         ctx = StartContext.model_validate_json(view["private_metadata"])

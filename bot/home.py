@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acks import in_background
 from bot.ledger import LedgerStore
 from bot.render.home import MAX_RUNS, HomeData, HomeGate, HomeRun, home_view
 from engine.client import ShepherdClient
@@ -175,6 +176,7 @@ class HomeTab:
 
 def register_home(app: AsyncApp, home: HomeTab) -> None:
     @app.event("app_home_opened")
+    @in_background
     async def on_home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home" or not event.get("user"):
             return
