@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import aiohttp
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integrations.http import is_set, request_json
 
 # https://github.com/o/r(.git), ssh://git@github.com/o/r(.git), git@github.com:o/r(.git)
 _GITHUB_URL = re.compile(
@@ -32,7 +33,7 @@ class GitHubSettings(BaseSettings):
 
     @property
     def configured(self) -> bool:
-        return self.token is not None and bool(self.token.get_secret_value())
+        return is_set(self.token)
 
 
 class GitHubError(Exception):
@@ -41,6 +42,11 @@ class GitHubError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Issue(BaseModel):
+    number: int
+    url: str
 
 
 class PullRequest(BaseModel):
@@ -65,7 +71,7 @@ def _reason(body: Any) -> str:
 
 
 class GitHub:
-    """A small async client: one ``aiohttp`` session per call keeps it safe from any task."""
+    """A small async client for the calls Shepherd makes: issues and pull requests."""
 
     def __init__(self, settings: GitHubSettings | None = None) -> None:
         self.settings = settings or GitHubSettings()
@@ -79,18 +85,9 @@ class GitHub:
                 "User-Agent": "shepherd"}
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        url = self.settings.api_url.rstrip("/") + path
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
-        try:
-            async with aiohttp.ClientSession(timeout=timeout, headers=self._headers()) as session, \
-                    session.request(method, url, **kwargs) as resp:
-                try:
-                    body: Any = await resp.json(content_type=None)
-                except ValueError:
-                    body = await resp.text()
-                return resp.status, body
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise GitHubError(f"GitHub did not answer ({method} {path}): {exc.__class__.__name__}") from None
+        return await request_json(method, self.settings.api_url.rstrip("/") + path, timeout=self.settings.timeout,
+                                  headers=self._headers(), what=f"{method} {path}",
+                                  failed=lambda reason: GitHubError(f"GitHub {reason}"), **kwargs)
 
     async def find_pull(self, owner: str, name: str, branch: str) -> PullRequest | None:
         """The open pull request whose head is ``owner:branch``, if there is one."""
@@ -117,3 +114,12 @@ class GitHub:
             raise GitHubError(f"GitHub refused the pull request on {owner}/{name} ({status}): {_reason(reply)}",
                               status)
         return PullRequest(number=int(reply["number"]), url=str(reply.get("html_url") or ""), created=True)
+
+    async def create_issue(self, owner: str, name: str, *, title: str, body: str,
+                           labels: list[str] | None = None) -> Issue:
+        """File an issue (GitHub caps titles at 256 characters)."""
+        payload: dict[str, Any] = {"title": title[:256], "body": body, "labels": labels or []}
+        status, reply = await self._request("POST", f"/repos/{owner}/{name}/issues", json=payload)
+        if status != 201 or not isinstance(reply, dict) or reply.get("number") is None:
+            raise GitHubError(f"GitHub refused the issue on {owner}/{name} ({status}): {_reason(reply)}", status)
+        return Issue(number=int(reply["number"]), url=str(reply.get("html_url") or ""))

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-import aiohttp
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integrations.http import is_set, request_json
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,11 @@ class PagerDutySettings(BaseSettings):
 
     @property
     def events_configured(self) -> bool:
-        return self.routing_key is not None and bool(self.routing_key.get_secret_value())
+        return is_set(self.routing_key)
 
     @property
     def oncall_configured(self) -> bool:
-        return self.api_token is not None and bool(self.api_token.get_secret_value())
+        return is_set(self.api_token)
 
 
 class PagerDutyError(Exception):
@@ -90,17 +91,8 @@ class PagerDuty:
         self.settings = settings or PagerDutySettings()
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
-        try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, \
-                    session.request(method, url, **kwargs) as resp:
-                try:
-                    body: Any = await resp.json(content_type=None)
-                except ValueError:
-                    body = await resp.text()
-                return resp.status, body
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PagerDutyError(f"PagerDuty did not answer ({method} {url}): {exc.__class__.__name__}") from None
+        return await request_json(method, url, timeout=self.settings.timeout, what=f"{method} {url}",
+                                  failed=lambda reason: PagerDutyError(f"PagerDuty {reason}"), **kwargs)
 
     async def event(self, action: EventAction, dedup_key: str, *, summary: str = "", source: str = "",
                     severity: PagerSeverity = "error", custom_details: dict[str, Any] | None = None,

@@ -66,5 +66,6 @@ async def test_refused_issue_is_reported(redis: Redis, github: FakeGitHub,  # no
     result = await file_issue.fn(IssueArgs(incident_id="INC-1", number=2, item={
         "title": "x", "owner": "bob", "due": "2030-01-01"}), TaskContext(run_id="r", step="s", attempt=1,
                                                                           heartbeat=beat, redis=redis))
-    assert not result.filed and result.detail == "⚠️ Action item 2 not filed: GitHub refused the issue (404): Not Found"
+    assert not result.filed
+    assert result.detail == "⚠️ Action item 2 not filed: GitHub refused the issue on acme/elsewhere (404): Not Found"
     assert GITHUB_TOKEN not in result.detail
