@@ -16,6 +16,9 @@ def step_name(request: dict[str, Any]) -> str:
         return str((request.get("args") or {}).get("title") or request["name"])
     if request["kind"] == "task":
         return str(request["name"]).rsplit(".", 1)[-1]
+    if request["kind"] == "shell":  # the command as typed: `python -c ...`, not /full/path/to/python
+        argv = [str(a) for a in (request.get("args") or {}).get("argv") or [request["name"]]]
+        return " ".join([argv[0].rsplit("/", 1)[-1], *argv[1:]])
     return str(request["name"])
 
 
