@@ -1,5 +1,6 @@
 """Shepherd's process SDK: declare processes and tasks, and the intrinsics they use."""
 
+from engine.cancellation import CancelledRun, FinishedStep, finished_steps, result_of
 from engine.context import Context, Effect, EffectCancelled
 from engine.executors import TaskContext
 from engine.registry import process, task
@@ -16,15 +17,19 @@ from engine.types import (
 __all__ = [
     "Approvers",
     "ArtifactRef",
+    "CancelledRun",
     "Context",
     "Decision",
     "Effect",
     "EffectCancelled",
+    "FinishedStep",
     "OnTimeout",
     "ParallelError",
     "ShellResult",
     "TaskContext",
     "TaskFailed",
+    "finished_steps",
     "process",
+    "result_of",
     "task",
 ]

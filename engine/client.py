@@ -16,8 +16,9 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from engine.arguments import parse_command, validate_inputs
-from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownRun
-from engine.journal import TERMINAL, Event, JournalView, now_iso
+from engine.cancellation import cleanup_request
+from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownProcess, UnknownRun
+from engine.journal import TERMINAL, Event, JournalView, decode, now_iso
 from engine.registry import get_process
 from engine.types import Decision
 from state import keys
@@ -170,13 +171,32 @@ class ShepherdClient:
         raise self._closed(run_id, key, reply)
 
     async def cancel(self, run_id: str, *, by: str, reason: str = "") -> str:
-        await self._meta(run_id)
-        reply = await self.store.cancel(run_id, by, reason, now_iso())
+        """Cancel the run and, if its process has an ``on_cancel`` task, queue that cleanup step."""
+        meta = await self._meta(run_id)
+        at = now_iso()
+        cleanup = await self._cleanup_request(run_id, meta, by, reason, at)
+        reply = await self.store.cancel(run_id, by, reason, at, cleanup)
         if reply[0] == "terminal":
             raise RunClosed(f"run {run_id} is already {reply[1]}")
         await self.store.reindex_status(run_id)
-        await self.queue.notify(run_id)
-        return f"cancelled run {run_id}"
+        pipe = self.redis.pipeline(transaction=False)
+        if cleanup is not None:  # journaled as undispatched: a crash here is caught by the next load
+            self.queue.enqueue_task(run_id, cleanup, client=pipe)
+            self.store.queue_script(pipe, "mark_dispatched", run_id, cleanup["key"])
+        self.queue.notify(run_id, client=pipe)
+        await self.store.execute_with_scripts(pipe)
+        return f"cancelled run {run_id}" + (" (its clean-up step is queued)" if cleanup else "")
+
+    async def _cleanup_request(self, run_id: str, meta: dict[str, str], by: str, reason: str,
+                               at: str) -> Event | None:
+        try:
+            definition = get_process(meta.get("process", ""))
+        except UnknownProcess:
+            return None  # not loaded here: cancelled without its cleanup, as before
+        if definition.on_cancel is None:
+            return None
+        first = await self.redis.lindex(keys.journal(run_id), 0)  # run_created always comes first
+        return cleanup_request(definition, run_id, decode(first) if first else {}, by, reason, at)
 
     async def retry(self, run_id: str, *, by: str) -> str:
         """Reopen a failed run from its last good step: the task steps whose failure ended it

@@ -64,6 +64,8 @@ class ProcessDef:
     description: str = ""
     outputs: type[BaseModel] | None = None
     """What a completed run returns, for the process's docs page (optional)."""
+    on_cancel: TaskDef | None = None
+    """A task run once the run is cancelled, to undo what it opened (see engine.cancellation)."""
 
     @property
     def summary(self) -> str:
@@ -132,21 +134,26 @@ def process(
     inputs: type[BaseModel],
     positional: list[str] | None = None,
     outputs: type[BaseModel] | None = None,
+    on_cancel: TaskDef | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a process: ``async def fn(inputs, ctx)`` over a validated inputs model.
 
     ``outputs`` names the model a completed run returns, so its docs page can say what it produces.
+    ``on_cancel`` is a ``@task`` taking a ``CancelledRun``, run after a cancel to undo what the run
+    opened outside (resolve a page, delete a temporary environment).
     """
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not inspect.iscoroutinefunction(fn):
             raise ProcessDefinitionError(f"process {id} must be an async function")
+        if on_cancel is not None and not isinstance(on_cancel, TaskDef):
+            raise ProcessDefinitionError(f"process {id}: on_cancel must be a @task function, not {on_cancel!r}")
         for p in positional or []:
             if p not in inputs.model_fields:
                 raise ProcessDefinitionError(f"process {id}: positional '{p}' is not an input field")
         PROCESSES[id] = ProcessDef(
             id=id, title=title, fn=fn, inputs=inputs, positional=list(positional or []),
-            module=fn.__module__, description=inspect.getdoc(fn) or "", outputs=outputs,
+            module=fn.__module__, description=inspect.getdoc(fn) or "", outputs=outputs, on_cancel=on_cancel,
         )
         return fn
 

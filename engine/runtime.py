@@ -121,9 +121,8 @@ class Orchestrator:
         if not events:
             return None
         journal = JournalView(events)
-        if journal.terminal is None:
-            await self._dispatch_leftovers(run_id, journal)
-        else:  # a crash may have come between the final append and its index update
+        await self._dispatch_leftovers(run_id, journal)  # an ended run's may be its on_cancel step
+        if journal.terminal is not None:  # a crash may have come between the final append and its index update
             await self.store.reindex_status(run_id)
         try:
             definition = get_process(journal.created["process"])  # type: ignore[index]

@@ -25,6 +25,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from engine.cancellation import CLEANUP_KEY
 from engine.executors import TaskContext, run_shell, run_task
 from engine.failpoints import failpoint
 from engine.journal import now_iso
@@ -284,6 +285,8 @@ class Worker:
         if not advanced:  # someone else holds the run: committed, but not yet acknowledged
             await self._wake_soon(run_id)
             await self._retrying(lambda: self.queue.ack(entry))
+        if key == CLEANUP_KEY:  # the run has ended, so no append will tell the front ends
+            await self._retrying(lambda: self.queue.notify(run_id))
 
     def _beat(self, heartbeat: Callable[[], Awaitable[None]]) -> _Heartbeat:
         return _Heartbeat(heartbeat, max(self.settings.visibility_timeout / 3, 0.05))

@@ -90,7 +90,7 @@ local st = redis.call('HGET', effects, key)
 if not st then return {'unknown', '', ''} end
 if st == 'resolved' or st == 'cancelled' then return {'done', st, ''} end
 local status = run_status()
-if TERMINAL[status] then return {'done', status, ''} end
+if TERMINAL[status] and redis.call('HGET', effects, key .. '#after_end') ~= '1' then return {'done', status, ''} end
 if st == 'running' or st == 'backoff' then
   local until_ms = tonumber(redis.call('HGET', effects, key .. '#lease') or '0')
   if until_ms > now then
@@ -136,7 +136,7 @@ local st = redis.call('HGET', effects, key)
 if not st then return {0, 'unknown'} end
 if st == 'resolved' or st == 'cancelled' then return {0, st} end
 local status = run_status()
-if TERMINAL[status] then return {0, status} end
+if TERMINAL[status] and redis.call('HGET', effects, key .. '#after_end') ~= '1' then return {0, status} end
 redis.call('HSET', effects, key, 'resolved')
 redis.call('HDEL', effects, key .. '#lease', key .. '#worker', key .. '#entry', key .. '#attempts')
 return {1, push(ARGV[2])}
@@ -251,8 +251,10 @@ return {'applied', '0'}
 """
 
 CANCEL = PRELUDE + r"""
--- ARGV: by, reason, at (ISO). Cancels the run and every effect still pending.
-local by, reason, at = ARGV[1], ARGV[2], ARGV[3]
+-- ARGV: by, reason, at (ISO), the cleanup step's key and its effect_requested event (both '' for
+-- none). Cancels the run and every effect still pending, then journals the cleanup step: the one
+-- step marked '#after_end', allowed to start and resolve after the run has ended.
+local by, reason, at, cleanup_key, cleanup = ARGV[1], ARGV[2], ARGV[3], ARGV[4] or '', ARGV[5] or ''
 local status = run_status()
 if not status then return {'unknown'} end
 if TERMINAL[status] then return {'terminal', status} end
@@ -275,6 +277,11 @@ end
 redis.call('DEL', undispatched)
 push(cjson.encode({type = 'run_cancelled', by = by, reason = reason, at = at}))
 redis.call('HSET', meta, 'status', 'cancelled', 'updated_at', at, 'cancelled_by', by)
+if cleanup_key ~= '' then
+  push(cleanup)
+  redis.call('HSET', effects, cleanup_key, 'requested', cleanup_key .. '#after_end', '1')
+  redis.call('SADD', undispatched, cleanup_key)
+end
 return {'cancelled', status}
 """
 

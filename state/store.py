@@ -216,8 +216,11 @@ class RunStore:
         verdict, deadline = await self._run("gate_timeout", run_id, key, now_ms, at)
         return str(verdict), int(deadline)
 
-    async def cancel(self, run_id: str, by: str, reason: str, at: str) -> list[str]:
-        return [str(x) for x in await self._run("cancel", run_id, by, reason, at)]
+    async def cancel(self, run_id: str, by: str, reason: str, at: str,
+                     cleanup: Event | None = None) -> list[str]:
+        """Cancel the run; ``cleanup`` (an effect_requested event) is journaled after it, atomically."""
+        key, event = (cleanup["key"], encode(cleanup)) if cleanup else ("", "")
+        return [str(x) for x in await self._run("cancel", run_id, by, reason, at, key, event)]
 
     async def retry(self, run_id: str, by: str, at: str, reset: list[str], expected_length: int) -> list[str]:
         return [str(x) for x in await self._run("retry", run_id, by, at, _json(reset), expected_length)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -11,9 +12,11 @@ import pytest
 from redis.asyncio import Redis
 
 from engine.arguments import ArgumentError
+from engine.cancellation import cleanup_request
 from engine.client import ShepherdClient
 from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownProcess, UnknownRun
-from engine.registry import load_processes
+from engine.journal import now_iso
+from engine.registry import get_process, load_processes
 from state.store import RunStore
 from tests.helpers import wait_for, wait_for_gate
 
@@ -266,6 +269,57 @@ async def test_cancel_closes_pending_effects_and_gates(client: ShepherdClient, w
     with pytest.raises(RunClosed, match="already cancelled"):
         await client.cancel(run_id, by="alice")
     assert run_id in await RunStore(redis).list_runs(status="cancelled")
+
+
+async def test_cancel_runs_the_processes_cleanup_once_after_the_run_ended(client: ShepherdClient, worker,
+                                                                          redis: Redis) -> None:
+    """on_cancel: journaled with the cancel, run by a worker (with retries) after the run ended."""
+    await redis.delete("test:closed")
+    run_id = await client.start("cleanup-on-cancel", {"name": "env-7"}, requester="carol")
+    await wait_for_gate(client, run_id)
+    reply = await client.cancel(run_id, by="alice", reason="declared by mistake")
+    assert reply == f"cancelled run {run_id} (its clean-up step is queued)"
+    for _ in range(150):
+        events = await journal_checks(redis, run_id)
+        if events[-1]["type"] == "effect_resolved" and events[-1]["key"] == "@on_cancel":
+            break
+        await asyncio.sleep(0.05)
+    tail = [(e["type"], e.get("key")) for e in events][-4:]
+    assert tail == [("effect_cancelled", "2"), ("run_cancelled", None), ("effect_requested", "@on_cancel"),
+                    ("effect_resolved", "@on_cancel")], tail
+    assert events[-1]["ok"] and events[-1]["value"] == "closed opened:env-7" and events[-1]["attempt"] == 2
+    records = [json.loads(r) for r in await redis.lrange("test:closed", 0, -1)]
+    assert records == [{"key": f"{run_id}:@on_cancel", "by": "alice", "reason": "declared by mistake",
+                        "opened": "opened:env-7", "inputs": {"name": "env-7"}, "requester": "carol",
+                        "attempt": 2}]
+    run = await client.view(run_id)
+    assert run.status == "cancelled"
+    assert [s.state for s in run.steps if s.key == "@on_cancel"] == ["done"]
+    with pytest.raises(RunClosed, match="already cancelled"):
+        await client.cancel(run_id, by="alice")
+    await asyncio.sleep(0.3)  # a second cancel queues nothing: still exactly one cleanup
+    assert await redis.llen("test:closed") == 1
+
+
+async def test_a_cleanup_step_left_undispatched_is_queued_by_the_next_load(client: ShepherdClient, worker,
+                                                                           redis: Redis) -> None:
+    """A front end that died between the cancel and queueing its cleanup: the next wake queues it."""
+    await redis.delete("test:closed")
+    run_id = await client.start("cleanup-on-cancel", {"name": "env-8"}, requester="carol")
+    await wait_for_gate(client, run_id)
+    store = RunStore(redis)
+    definition = get_process("cleanup-on-cancel")
+    created = (await store.read_journal(run_id))[0]
+    cleanup = cleanup_request(definition, run_id, created, "alice", "crashed front end", now_iso())
+    assert (await store.cancel(run_id, "alice", "crashed front end", now_iso(), cleanup))[0] == "cancelled"
+    assert await store.undispatched(run_id) == {"@on_cancel"}
+    await client.queue.enqueue_wake(run_id)  # any later wake of the run
+    for _ in range(150):
+        if await redis.llen("test:closed"):
+            break
+        await asyncio.sleep(0.05)
+    assert json.loads((await redis.lrange("test:closed", 0, -1))[0])["opened"] == "opened:env-8"
+    assert await store.undispatched(run_id) == set()
 
 
 async def test_start_validates_and_deduplicates(client: ShepherdClient, worker) -> None:

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from engine import Approvers, Context, OnTimeout, ParallelError, TaskContext, TaskFailed, process, task
+from engine import (
+    Approvers,
+    CancelledRun,
+    Context,
+    OnTimeout,
+    ParallelError,
+    TaskContext,
+    TaskFailed,
+    finished_steps,
+    process,
+    result_of,
+    task,
+)
 
 #: Set by in-process tests: the Redis the tasks below use for counters and barriers
 #: (worker subprocesses use their REDIS_URL).
@@ -169,3 +182,37 @@ async def slow_tasks(inputs: SlowArgs, ctx: Context) -> list:
     """n slow tasks in parallel."""
     return await ctx.parallel(ctx.task(slow_counted, SlowArgs(seconds=inputs.seconds), key=f"slow-{i}")
                               for i in range(inputs.n))
+
+
+class Resource(BaseModel):
+    name: str = "env-1"
+
+
+@task
+async def open_resource(args: Resource, tc: TaskContext) -> str:
+    """Stands for something opened outside Shepherd (a page, an environment)."""
+    return f"opened:{args.name}"
+
+
+@task(retries=2, backoff=0.05)
+async def close_resources(run: CancelledRun, tc: TaskContext) -> str:
+    """The on_cancel cleanup: fails its first attempt, then records what it undid and for whom."""
+    redis = _redis()
+    try:
+        if tc.attempt == 1:
+            raise ConnectionError("the outside system is briefly down")
+        opened = result_of(await finished_steps(tc.redis, run.run_id), open_resource)
+        await redis.rpush("test:closed", json.dumps({
+            "key": tc.idempotency_key, "by": run.by, "reason": run.reason, "opened": opened,
+            "inputs": run.inputs, "requester": run.requester, "attempt": tc.attempt}))
+        return f"closed {opened}"
+    finally:
+        await redis.aclose()
+
+
+@process("cleanup-on-cancel", title="Cleanup on cancel", inputs=Resource, on_cancel=close_resources)
+async def cleanup_on_cancel(inputs: Resource, ctx: Context) -> dict:
+    """Opens a resource, then waits at a gate; cancelling it closes the resource."""
+    opened = await ctx.task(open_resource, inputs)
+    decision = await ctx.breakpoint("Keep it?", timeout=3600, on_timeout=OnTimeout.REJECT)
+    return {"opened": opened, "kept": decision.approved}
