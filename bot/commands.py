@@ -34,7 +34,7 @@ def help_text(command: str) -> str:
     lines = ["*Processes* (details: `" + command + " help <process>`)"]
     for definition in sorted(PROCESSES.values(), key=lambda d: d.id):
         lines.append(f"• `{command} {definition.usage()}` — {definition.summary}")
-    lines.append(f"Also: `{command} status <run>`, `{command} cancel <run>`, `{command} retry <run>`, "
+    lines.append(f"Also: `{command} status <run>`, `{command} cancel <run> [reason]`, `{command} retry <run>`, "
                  f"`{command} schedule <process> \"<cron>\" [args]`, `{command} schedules`, "
                  "`/runs [mine|waiting|all]`")
     return "\n".join(lines)
@@ -62,8 +62,8 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
         return await schedule_command(engine, command, tokens, body, may_start=lambda process: check_start(
             client, permissions, process, user=user, channel=channel))
     if verb in ("status", "cancel", "retry"):
-        if len(tokens) != 2:
-            raise ArgumentError(f"usage: {command} {verb} <run id>")
+        if len(tokens) < 2 or (len(tokens) > 2 and verb != "cancel"):  # only cancel takes more: a reason
+            raise ArgumentError(f"usage: {command} {verb} <run id>" + (" [reason]" if verb == "cancel" else ""))
         if verb == "status":
             view = await engine.view(tokens[1])
             steps = "\n".join(f"• {s.name}: {s.state}" + (f" — {s.detail}" if s.detail else "") for s in view.steps)
@@ -75,7 +75,7 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
             await check_start(client, permissions, meta.get("process", ""), user=user,
                               channel=meta.get("channel") or channel)
             return (await engine.retry(tokens[1], by=user)).capitalize()
-        return (await engine.cancel(tokens[1], by=user)).capitalize()
+        return (await engine.cancel(tokens[1], by=user, reason=" ".join(tokens[2:]))).capitalize()
     definition = get_process(tokens[0])
     await check_start(client, permissions, definition.id, user=user, channel=channel)
     prefill = needs_form(definition, tokens[1:])

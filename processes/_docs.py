@@ -9,6 +9,7 @@ until you do. The underscore keeps ``load_processes`` from importing this as a p
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from collections.abc import Iterable
 from datetime import timedelta
@@ -104,6 +105,10 @@ def render(definition: ProcessDef) -> str:
     else:
         doc = (definition.outputs.__doc__ or "").strip()
         lines += [*([doc, ""] if doc else []), *_outputs_table(definition.outputs)]
+    if definition.on_cancel is not None:
+        what = (inspect.getdoc(definition.on_cancel.fn) or "").strip().splitlines()
+        lines += ["", "## When cancelled", "", f"`/run cancel <run> [reason]` (or `shepherd cancel`) then runs "
+                  f"`{definition.on_cancel.name.rsplit('.', 1)[-1]}`" + (f": {what[0]}" if what else ".")]
     lines += ["", f"Source: `{definition.module.replace('.', '/')}.py`", ""]
     return "\n".join(lines)
 

@@ -11,6 +11,7 @@ import re
 from pydantic import BaseModel, Field, field_validator
 
 from engine import Approvers, Context, Decision, process
+from processes._incident.cancel import release_incident
 from processes._incident.models import (
     USER,
     ActionItem,
@@ -79,7 +80,7 @@ def _who(user: str | None) -> str:
 
 
 @process("incident-response", title="Incident response", inputs=IncidentInputs, positional=["severity"],
-         outputs=IncidentOutcome)
+         outputs=IncidentOutcome, on_cancel=release_incident)
 async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOutcome:
     """Declare an incident and drive it to resolution and a reviewed postmortem.
 
@@ -108,6 +109,9 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
     due date each); the document is reviewed at a four-eyes gate (anyone but the requester), and
     a rejection asks the commander for a revision with the reviewer's comment, at most
     SHEPHERD_INCIDENT_REVIEW_ROUNDS times.
+
+    Cancelling the run (declared by mistake, a duplicate) resolves its PagerDuty page, even one
+    still being triggered, and says so in the incident channel.
 
     On resolution PagerDuty is resolved, and the time to acknowledge (roles assigned), mitigate
     and resolve, all from the declaration, are recorded for `incident-stats`. Action items

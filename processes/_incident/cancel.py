@@ -1,0 +1,66 @@
+"""When an incident run is cancelled: stop the page and tell the incident channel.
+
+A cancelled incident (declared by mistake, a duplicate) must not keep paging on-call, so this is
+incident-response's ``on_cancel`` task. It reads what the run had done from its journal: the
+incident id, whether PagerDuty was used, and the incident channel. It resolves the PagerDuty
+incident whenever the run may have triggered one, including a trigger still in flight when the
+run was cancelled; resolving a dedup key that PagerDuty never saw is harmless. Then it says so in
+the incident channel, if the run created one (otherwise the run's own thread shows the cancel).
+The result is recorded once per idempotency key, so a redelivery posts nothing twice.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from engine import CancelledRun, TaskContext, finished_steps, result_of, task
+from integrations.pagerduty import PagerDuty
+from integrations.slack import SlackProblem, WorkerSlack
+from processes._incident.models import ChannelResult, IncidentStart, PageResult
+from processes._incident.tasks import begin_incident, once, open_channel, page_oncall
+from processes.incident_policy import SEVERITIES, Severity
+
+
+class Released(BaseModel):
+    detail: str
+
+
+def _may_have_paged(run: CancelledRun, start: IncidentStart, page: PageResult | None) -> bool:
+    if page is not None:
+        return page.via == "pagerduty"
+    try:  # the page step had not finished: it may still have reached PagerDuty
+        pages = SEVERITIES[Severity(run.inputs.get("severity"))].page
+    except (ValueError, KeyError):
+        pages = True
+    return pages and start.pagerduty_configured
+
+
+@task(retries=3, backoff=1.0)
+async def release_incident(run: CancelledRun, tctx: TaskContext) -> str:
+    """Resolve the incident's PagerDuty page and announce the cancel in its channel."""
+
+    async def work() -> Released:
+        steps = await finished_steps(tctx.redis, run.run_id)
+        start: IncidentStart | None = result_of(steps, begin_incident)
+        if start is None:
+            return Released(detail="No incident had been declared yet: nothing to release.")
+        inc = start.incident_id
+        done: list[str] = []
+        if _may_have_paged(run, start, result_of(steps, page_oncall)):
+            reply = await PagerDuty().event("resolve", inc)  # a failure raises: the worker retries
+            done.append(f"PagerDuty resolve sent for {reply.dedup_key}")
+        else:
+            done.append("nothing was paged through PagerDuty")
+        channel: ChannelResult | None = result_of(steps, open_channel)
+        slack = WorkerSlack.maybe()
+        if channel is not None and channel.created and channel.channel and slack is not None:
+            why = f": {run.reason}" if run.reason else ""
+            try:
+                await slack.post(channel.channel, f"⊘ *{inc}* was cancelled by <@{run.by}>{why}. "
+                                                  f"{done[0][0].upper()}{done[0][1:]}.")
+                done.append(f"announced in <#{channel.channel}>")
+            except SlackProblem as exc:
+                done.append(f"could not post in <#{channel.channel}> ({exc.method}: {exc.code})")
+        return Released(detail=f"{inc} cancelled: {'; '.join(done)}.")
+
+    return (await once(tctx, Released, work)).detail
