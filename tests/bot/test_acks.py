@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.acks import answer_at_ack, drain, in_background
+from bot.acks import YIELD_S, answer_at_ack, drain, in_background
 
 
 class Ack:
@@ -97,3 +97,52 @@ async def test_in_background_returns_at_once() -> None:
     release.set()
     await drain(1)
     assert done.is_set()
+
+
+async def test_work_after_an_ack_lets_the_other_answers_go_first() -> None:
+    """Under a burst, a listener's work waits until the requests already in listeners are answered."""
+    order: list[str] = []
+    b_may_ack = asyncio.Event()
+
+    @answer_at_ack
+    async def quick(ack: Any) -> None:
+        await ack()
+        order.append("quick works")
+
+    @answer_at_ack
+    async def validating(ack: Any) -> None:
+        await b_may_ack.wait()  # e.g. validating a modal before answering
+        order.append("validating answers")
+        await ack()
+
+    slow = asyncio.ensure_future(validating(ack=Ack()))
+    await asyncio.sleep(0)  # inside its listener, not answered yet
+    await asyncio.wait_for(quick(ack=Ack()), 1)  # answered at once ...
+    await asyncio.sleep(0.02)
+    assert order == []  # ... but its work waits for the other answer
+    b_may_ack.set()
+    await slow
+    await drain(1)
+    assert order == ["validating answers", "quick works"]
+
+
+async def test_the_wait_for_other_answers_is_bounded() -> None:
+    order: list[str] = []
+    never = asyncio.Event()
+
+    @answer_at_ack
+    async def stuck(ack: Any) -> None:
+        await never.wait()
+
+    @answer_at_ack
+    async def quick(ack: Any) -> None:
+        await ack()
+        order.append("quick works")
+
+    stuck_task = asyncio.ensure_future(stuck(ack=Ack()))
+    await asyncio.sleep(0)
+    await quick(ack=Ack())
+    await asyncio.sleep(YIELD_S + 0.1)
+    assert order == ["quick works"]
+    never.set()
+    await stuck_task  # it ended without acking: nothing raised, nothing left running
