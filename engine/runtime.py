@@ -121,7 +121,7 @@ class Orchestrator:
         if not events:
             return None
         journal = JournalView(events)
-        await self._dispatch_leftovers(run_id, journal)  # an ended run's may be its on_cancel step
+        await self._dispatch_leftovers(run_id, journal)  # of an ended run: its on_cancel step, if any
         if journal.terminal is not None:  # a crash may have come between the final append and its index update
             await self.store.reindex_status(run_id)
         try:
