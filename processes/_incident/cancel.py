@@ -2,10 +2,11 @@
 
 A cancelled incident (declared by mistake, a duplicate) must not keep paging on-call, so this is
 incident-response's ``on_cancel`` task. It reads what the run had done from its journal: the
-incident id, whether PagerDuty was used, and the incident channel. It resolves the PagerDuty
-incident whenever the run may have triggered one, including a trigger still in flight when the
-run was cancelled; resolving a dedup key that PagerDuty never saw is harmless. Then it says so in
-the incident channel, if the run created one (otherwise the run's own thread shows the cancel).
+incident id, how on-call was paged, and the incident channel. It resolves the PagerDuty incident
+whenever the run may have triggered one, including a trigger still in flight when the run was
+cancelled (resolving a dedup key that PagerDuty never saw is harmless); an on-call group that was
+mentioned instead is told to stand down. It says so in the incident channel, if the run created
+one (otherwise the run's own thread shows the cancel).
 The result is recorded once per idempotency key, so a redelivery posts nothing twice.
 """
 
@@ -46,9 +47,12 @@ async def release_incident(run: CancelledRun, tctx: TaskContext) -> str:
             return Released(detail="No incident had been declared yet: nothing to release.")
         inc = start.incident_id
         done: list[str] = []
-        if _may_have_paged(run, start, result_of(steps, page_oncall)):
+        page: PageResult | None = result_of(steps, page_oncall)
+        if _may_have_paged(run, start, page):
             reply = await PagerDuty().event("resolve", inc)  # a failure raises: the worker retries
             done.append(f"PagerDuty resolve sent for {reply.dedup_key}")
+        elif page is not None and page.via == "usergroup" and start.oncall_group:
+            done.append(f"<!subteam^{start.oncall_group}> you can stand down")
         else:
             done.append("nothing was paged through PagerDuty")
         channel: ChannelResult | None = result_of(steps, open_channel)

@@ -296,7 +296,15 @@ async def test_sev1_without_pagerduty_pages_the_group_and_tells_execs(
     assert any(t.startswith("<!subteam^S0SRE> SEV-1 declared: INC-") for t in texts), texts
     execs = [m["text"] for m in await _messages(control, "C0GENERAL")]
     assert any("🚨 SEV-1 INC-" in t and f"Response under way in <#{channel_id}>" in t for t in execs), execs
-    await client.cancel(run_id, by="U0ALICE")
+
+    # Cancelled: the group that was paged is told to stand down in the incident channel.
+    await client.cancel(run_id, by="U0ALICE", reason="false alarm")
+
+    async def stood_down() -> bool:
+        return any(t.endswith("was cancelled by <@U0ALICE>: false alarm. <!subteam^S0SRE> you can stand down.")
+                   for t in [m["text"] for m in await _messages(control, channel_id)])
+
+    await eventually(stood_down, 15)
 
 
 async def test_pagerduty_failure_falls_back_to_the_group(redis: Redis, pagerduty: FakePagerDuty,  # noqa: F811
