@@ -14,6 +14,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,6 +25,10 @@ from engine.arguments import ArgumentError
 from engine.errors import GateClosed, NotAllowed, ShepherdError
 
 log = logging.getLogger(__name__)
+
+STORE_DOWN = ("Shepherd cannot reach its state store (Redis) right now. Try again in a minute "
+              "(`/runs` shows what did start); if it goes on, tell whoever runs Shepherd.")
+"""An outage, not a bug: said plainly, without an error id."""
 
 
 def user_message(error: BaseException, *, mrkdwn: bool = True) -> tuple[str, bool]:
@@ -40,6 +46,8 @@ def user_message(error: BaseException, *, mrkdwn: bool = True) -> tuple[str, boo
         return text[:1].upper() + text[1:], True
     if isinstance(error, ShepherdError):
         return str(error)[:1].upper() + str(error)[1:], True
+    if isinstance(error, RedisConnectionError | RedisTimeoutError):
+        return (STORE_DOWN, True)
     error_id = secrets.token_hex(4)
     return f"Sorry, something went wrong (error id {error_id}).", False
 
@@ -79,6 +87,8 @@ async def handle_error(error: Exception, body: dict[str, Any], client: AsyncWebC
     text, expected = user_message(error)
     if not expected:
         log.error("%s (listener failed)", text, exc_info=error)
+    elif text == STORE_DOWN:
+        log.warning("Redis is unreachable: %s", error)
     try:
         await tell(client, body, text)
     except SlackApiError as exc:

@@ -58,19 +58,26 @@ class Notifier:
                 raise
 
     async def run(self) -> None:
-        """Catch up on active runs, then follow the stream until ``stop()``."""
-        await self.ensure_group()
-        active = await RunStore(self.redis).list_runs(status="running", limit=500)
-        active += await RunStore(self.redis).list_runs(status="waiting", limit=500)
-        await self.sync_runs(active)
+        """Catch up on active runs, then follow the stream until ``stop()``. A Redis outage, at
+        start or later, is waited out: the notifier must outlive it, not die with it."""
+        caught_up = False
         pending = True  # first our own unacknowledged entries (a previous life's), then new ones
         while not self.stopping.is_set():
             try:
+                if not caught_up:
+                    await self._catch_up()
+                    caught_up = True
                 pending = await self._step(pending)
             except UNAVAILABLE as exc:
                 log.warning("notifier: Redis unavailable (%s); retrying", type(exc).__name__)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.stopping.wait(), 1.0)
+
+    async def _catch_up(self) -> None:
+        await self.ensure_group()
+        active = await RunStore(self.redis).list_runs(status="running", limit=500)
+        active += await RunStore(self.redis).list_runs(status="waiting", limit=500)
+        await self.sync_runs(active)
 
     async def _step(self, pending: bool) -> bool:
         start = "0" if pending else ">"
