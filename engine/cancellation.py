@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from engine.journal import Event, compact
+from engine.journal import Event
 from engine.registry import ProcessDef, TaskDef
 from state.store import RunStore
 
@@ -57,10 +57,8 @@ def cleanup_request(definition: ProcessDef, run_id: str, created: Event, by: str
     run = CancelledRun(run_id=run_id, process=definition.id, by=by, reason=reason,
                        requester=str(created.get("requester") or ""), channel=created.get("channel"),
                        inputs=dict(created.get("inputs") or {}))
-    args = compact({"input": run.model_dump(mode="json"), "retries": fn.retries, "backoff": fn.backoff,
-                    "timeout": fn.timeout}, retries=0, backoff=1.0)
-    return {"type": "effect_requested", "key": CLEANUP_KEY, "kind": "task", "name": fn.name, "args": args,
-            "at": at}
+    return {"type": "effect_requested", "key": CLEANUP_KEY, "kind": "task", "name": fn.name,
+            "args": fn.request_args(run.model_dump(mode="json")), "at": at}
 
 
 async def finished_steps(redis: Redis, run_id: str) -> list[FinishedStep]:

@@ -240,8 +240,7 @@ class Context:
             raise ProcessDefinitionError(f"ctx.task takes a @task function, not {fn!r}")
         return self._effect(
             "task", fn.name, key,
-            lambda: compact({"input": to_jsonable(args), "retries": fn.retries, "backoff": fn.backoff,
-                             "timeout": fn.timeout}, retries=0, backoff=1.0),
+            lambda: fn.request_args(to_jsonable(args)),
             fn.decode,
         )
 

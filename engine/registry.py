@@ -24,6 +24,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, TypeAdapter
 
 from engine.errors import ProcessDefinitionError, UnknownProcess
+from engine.journal import compact
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ class TaskDef:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
+
+    def request_args(self, input_json: Any) -> dict[str, Any]:
+        """The journaled ``args`` of a request for this task: its input and retry policy (defaults left out)."""
+        return compact({"input": input_json, "retries": self.retries, "backoff": self.backoff,
+                        "timeout": self.timeout}, retries=0, backoff=1.0)
 
 
 @dataclass
