@@ -22,6 +22,8 @@ from state.connection import connect
 from state.embedded import ensure_embedded_redis
 from tests.helpers import EXAMPLES
 
+pytest_plugins = ["tests.preflight"]  # one line, before anything runs, when a needed tool is missing
+
 for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
     os.environ.pop(proxy, None)
 

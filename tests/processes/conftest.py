@@ -1,12 +1,12 @@
 """Fixtures for the process tests: a real Prometheus on loopback scraping a tiny exporter.
 
 Prometheus and promtool come from Debian's ``prometheus`` package (``.ci/run`` installs it); the
-tests that need them are skipped with the reason when the binaries are missing.
+tests that need them carry the ``prometheus`` / ``promtool`` markers, and tests/preflight.py stops the
+run with one line when a selected test needs a binary that is missing.
 """
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import threading
@@ -24,8 +24,8 @@ from engine.client import RunView, ShepherdClient
 from state.store import RunStore
 from tests.helpers import check_journal, wait_for
 
-needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
-needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed")
+needs_prometheus = pytest.mark.prometheus
+needs_promtool = pytest.mark.promtool
 
 
 WAIT = 60.0  # a run includes promtool's unit tests: a few seconds on a shared machine
