@@ -852,10 +852,12 @@
     pending.clear();
     const run = {
       channel: refreshChannel, thread: refreshThread, ephemerals: refreshEphemerals, modal: refreshModal,
-      home: () => (state.surface === "home" ? refreshHome() : null), channels: refreshChannels, app: refreshApp,
+      home: async () => { if (state.surface === "home") await refreshHome(); },
+      channels: refreshChannels, app: refreshApp,
     };
     try {
-      await Promise.all(jobs.map((j) => run[j]().catch((e) => console.warn("refresh", j, e))));
+      // Promise.resolve: a job may finish synchronously; one failed refresh must not stop the others.
+      await Promise.all(jobs.map((j) => Promise.resolve().then(run[j]).catch((e) => console.warn("refresh", j, e))));
     } finally {
       flushing = null;
       if (pending.size) schedule();
