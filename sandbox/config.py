@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 BOT_SCOPES = frozenset({
     "commands", "chat:write", "chat:write.public", "files:write", "files:read", "channels:history",
-    "groups:history", "channels:manage", "groups:write", "usergroups:read",
+    "groups:history", "channels:read", "groups:read", "channels:manage", "groups:write", "usergroups:read",
     "users:read", "users:read.email",
 })
 """The scopes ``manifest.yml`` asks for (a test keeps the two equal): the app as installed."""

@@ -43,6 +43,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.setTopic": ("channels:manage", "groups:write"),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.members": ("channels:read", "groups:read"),
+    "conversations.list": ("channels:read", "groups:read"),
     "usergroups.list": ("usergroups:read",),
     "usergroups.users.list": ("usergroups:read",),
     "users.info": ("users:read",),
