@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 POST = "shepherd_incident_post"
 """The metadata ``event_type`` of every worker post; its payload's ``key`` is the effect's key."""
 
-FAILPOINTS = ("incident.channel_created", "incident.posted", "incident.pagerduty_sent", "incident.issue_filed")
-"""Where the kill matrix can stop a worker: right after each kind of outside call."""
+FAILPOINTS = ("incident.channel_created", "incident.topic_set", "incident.invited", "incident.posted",
+              "incident.pagerduty_sent", "incident.issue_filed")
+"""Where the kill matrix can stop a worker: right after each kind of outside call (tests/processes/
+test_incident_kill_matrix.py kills at every one, at each place the run reaches it)."""
 
 
 def _record(key: str) -> str:
