@@ -1,7 +1,9 @@
 """Slash commands: ``/run <process> [args]``, ``/run help|status|cancel``, ``/runs [mine|waiting|all]``.
 
 Every handler acknowledges first (Slack allows 3 s) and then does its work, awaited inside
-the handler; the reply is an ephemeral to the person. Errors are raised, never formatted
+the handler; the reply is an ephemeral to the person. Only in a channel the bot is not in (where
+it can post neither a card nor an ephemeral) the acknowledgement itself answers, and nothing
+starts: see ``bot.membership``. Errors are raised, never formatted
 here: ``bot.errors.handle_error`` is the one place that turns them into messages.
 """
 
@@ -16,6 +18,7 @@ from bot.acks import answer_at_ack
 from bot.errors import reported, tell
 from bot.forms import needs_form, open_start_form
 from bot.ids import mention
+from bot.membership import NOT_A_MEMBER, Membership
 from bot.permissions import Permissions, check_start
 from bot.schedules import VERBS as SCHEDULE_VERBS
 from bot.schedules import schedule_command
@@ -103,10 +106,15 @@ async def runs_command(engine: ShepherdClient, body: dict[str, Any]) -> str:
 
 
 def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettings) -> None:
+    membership = Membership()
+
     @app.command(settings.run_command)
     @answer_at_ack
     @reported
     async def on_run(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        if not await membership.bot_is_in(client, body["channel_id"]):
+            await ack(text=NOT_A_MEMBER)
+            return
         await ack()
         reply = await run_command(engine, settings.run_command, body, client, settings.permissions)
         if reply:
@@ -116,5 +124,8 @@ def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettin
     @answer_at_ack
     @reported
     async def on_runs(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        if not await membership.bot_is_in(client, body["channel_id"]):
+            await ack(text=NOT_A_MEMBER)
+            return
         await ack()
         await tell(client, body, await runs_command(engine, body))

@@ -20,6 +20,7 @@ from bot.render.card import card
 from bot.render.gate import gate_message
 from bot.render.thread import line
 from engine.journal import Event, JournalView
+from integrations.slack_metadata import find_message, metadata
 from state.store import RunStore
 
 STEP, GATE, CARD, FILE = "shepherd_step", "shepherd_gate", "shepherd_card", "shepherd_file"
@@ -70,7 +71,7 @@ class RunSync:
             payload = await self._card(run_id, meta)
             await self.ledgers.intend(ledger, {"kind": CARD})
             posted = await self.web.chat_postMessage(channel=channel, **payload,
-                                                     metadata=_meta(CARD, run=run_id))
+                                                     metadata=metadata(CARD, run=run_id))
             await self.ledgers.record(ledger, {"card": posted["ts"], "card_hash": digest(payload)})
         await self._thread(ledger, channel)
         gates = await self.store.gates(run_id)
@@ -96,7 +97,7 @@ class RunSync:
                 lines, stop, gate = next_chunk(events, ledger.cursor)
                 await self.ledgers.intend(ledger, {"kind": STEP, "seq": stop})
                 await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card, text="\n".join(lines),
-                                                metadata=_meta(STEP, run=run_id, seq=stop))
+                                                metadata=metadata(STEP, run=run_id, seq=stop))
             if stop != ledger.cursor or lines:
                 await self.ledgers.record(ledger, {"cursor": stop})
             if gate is None:
@@ -117,7 +118,7 @@ class RunSync:
             await self.ledgers.intend(ledger, {"kind": STEP, "seq": seq})
             await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card,
                                             text=f"📎 {event.get('name')} (no longer available)",
-                                            metadata=_meta(STEP, run=ledger.run_id, seq=seq))
+                                            metadata=metadata(STEP, run=ledger.run_id, seq=seq))
             await self.ledgers.record(ledger, {"cursor": seq})
             return
         await self.pacer.wait(channel)
@@ -140,7 +141,7 @@ class RunSync:
         await self.ledgers.intend(ledger, {"kind": GATE, "key": key, "seq": ledger.cursor + 1})
         posted = await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card,
                                                  reply_broadcast=request["kind"] == "breakpoint",
-                                                 **payload, metadata=_meta(GATE, run=ledger.run_id, key=key))
+                                                 **payload, metadata=metadata(GATE, run=ledger.run_id, key=key))
         await self.ledgers.record(ledger, {f"gate:{key}": posted["ts"], f"gate_hash:{key}": digest(payload),
                                            "cursor": ledger.cursor + 1})
 
@@ -178,21 +179,20 @@ class RunSync:
                                                          include_all_metadata=True)
         else:
             reply = {"messages": []}
-        for message in reply.get("messages", []):
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") != kind or payload.get("run") != ledger.run_id:
-                continue
-            if kind == CARD:
-                await self.ledgers.record(ledger, {"card": message["ts"]})  # card_hash unknown: re-edit
-                return
-            if kind == STEP and payload.get("seq") == intent.get("seq"):
-                await self.ledgers.record(ledger, {"cursor": intent["seq"]})
-                return
-            if kind == GATE and payload.get("key") == intent.get("key"):
-                await self.ledgers.record(ledger, {f"gate:{intent['key']}": message["ts"], "cursor": intent["seq"]})
-                return
-        await self.ledgers.record(ledger, {})  # not posted: forget the intent and post normally
+        match: dict[str, Any] = {"run": ledger.run_id}
+        if kind == STEP:
+            match["seq"] = intent.get("seq")
+        elif kind == GATE:
+            match["key"] = intent.get("key")
+        message = find_message(reply.get("messages", []), str(kind), **match)
+        if message is None:
+            await self.ledgers.record(ledger, {})  # not posted: forget the intent and post normally
+        elif kind == CARD:
+            await self.ledgers.record(ledger, {"card": message["ts"]})  # card_hash unknown: re-edit
+        elif kind == STEP:
+            await self.ledgers.record(ledger, {"cursor": intent["seq"]})
+        else:  # GATE
+            await self.ledgers.record(ledger, {f"gate:{intent['key']}": message["ts"], "cursor": intent["seq"]})
 
 
 async def _shared(web: AsyncWebClient, file_id: str, channel: str) -> bool:
@@ -206,6 +206,3 @@ async def _shared(web: AsyncWebClient, file_id: str, channel: str) -> bool:
     file = info.get("file") or {}
     return channel in (file.get("channels") or []) or channel in ((file.get("shares") or {}).get("public") or {})
 
-
-def _meta(event_type: str, **payload: Any) -> dict[str, Any]:
-    return {"event_type": event_type, "event_payload": payload}

@@ -1,4 +1,4 @@
-"""GitHub pull requests over the REST API, where a token is configured.
+"""GitHub issues and pull requests over the REST API, where a token is configured.
 
 Processes that change code push a branch with git; this opens (or finds) the pull request for that
 branch, so a redelivered task that already opened one reuses it instead of opening a second. The
@@ -114,6 +114,26 @@ class GitHub:
             raise GitHubError(f"GitHub refused the pull request on {owner}/{name} ({status}): {_reason(reply)}",
                               status)
         return PullRequest(number=int(reply["number"]), url=str(reply.get("html_url") or ""), created=True)
+
+    async def find_issue(self, owner: str, name: str, marker: str, labels: list[str] | None = None,
+                         pages: int = 3) -> Issue | None:
+        """The newest issue whose body contains ``marker``, among the latest ``pages`` hundred (with
+        ``labels``). Listing, not the search API: search is indexed with a delay, so an issue filed a
+        moment ago may not be found there yet (https://docs.github.com/en/rest/issues/issues#list-repository-issues)."""
+        params: dict[str, str | int] = {"state": "all", "sort": "created", "direction": "desc", "per_page": 100}
+        if labels:
+            params["labels"] = ",".join(labels)
+        for page in range(1, pages + 1):
+            status, reply = await self._request("GET", f"/repos/{owner}/{name}/issues", params={**params, "page": page})
+            if status != 200 or not isinstance(reply, list):
+                raise GitHubError(f"GitHub could not list the issues of {owner}/{name} ({status}): {_reason(reply)}",
+                                  status)
+            for issue in reply:
+                if isinstance(issue, dict) and marker in str(issue.get("body") or "") and issue.get("number"):
+                    return Issue(number=int(issue["number"]), url=str(issue.get("html_url") or ""))
+            if len(reply) < 100:
+                return None
+        return None
 
     async def create_issue(self, owner: str, name: str, *, title: str, body: str,
                            labels: list[str] | None = None) -> Issue:

@@ -30,7 +30,7 @@ class PagerDutySettings(BaseSettings):
     routing_key: SecretStr | None = Field(default=None, validation_alias="PAGERDUTY_ROUTING_KEY")
     """Integration key of an Events v2 service: without it nothing is paged through PagerDuty."""
     api_token: SecretStr | None = Field(default=None, validation_alias="PAGERDUTY_API_TOKEN")
-    """REST API token, only for the on-call lookup."""
+    """REST API token: the on-call lookup, and reading an incident's status back after a worker restart."""
     escalation_policy: str | None = Field(default=None, validation_alias="PAGERDUTY_ESCALATION_POLICY")
     """Escalation policy id whose on-call people are looked up (and invited to the incident channel)."""
     events_url: str = Field(default="https://events.pagerduty.com", validation_alias="PAGERDUTY_EVENTS_URL")
@@ -130,6 +130,28 @@ class PagerDuty:
     async def resolve(self, dedup_key: str) -> EventResult:
         return await self.event("resolve", dedup_key)
 
+    def _rest_headers(self) -> dict[str, str]:
+        assert self.settings.api_token is not None
+        return {"Authorization": f"Token token={self.settings.api_token.get_secret_value()}",
+                "Accept": "application/vnd.pagerduty+json;version=2"}
+
+    async def incident_status(self, dedup_key: str) -> str | None:
+        """``triggered``, ``acknowledged`` or ``resolved`` for the incident an event with ``dedup_key``
+        opened, or None when PagerDuty has none (REST ``GET /incidents?incident_key=``; needs the token).
+
+        Events are processed asynchronously, so an event sent a moment ago may not show yet."""
+        if not self.settings.oncall_configured:
+            raise PagerDutyNotConfigured("PagerDuty incident lookup is not configured: set PAGERDUTY_API_TOKEN")
+        url = self.settings.api_url.rstrip("/") + "/incidents"
+        params = [("incident_key", dedup_key), ("date_range", "all")]
+        status, reply = await self._request("GET", url, headers=self._rest_headers(), params=params)
+        if status != 200 or not isinstance(reply, dict):
+            raise PagerDutyError(f"PagerDuty incident lookup failed ({status}): {_problem(reply)}", status)
+        for incident in reply.get("incidents") or []:
+            if isinstance(incident, dict) and incident.get("status"):
+                return str(incident["status"])
+        return None
+
     async def oncalls(self, escalation_policy: str | None = None) -> list[OnCall]:
         """Who is on call now for the escalation policy (lowest level first)."""
         if not self.settings.oncall_configured:
@@ -137,9 +159,7 @@ class PagerDuty:
         policy = escalation_policy or self.settings.escalation_policy
         if not policy:
             raise PagerDutyNotConfigured("PagerDuty on-call lookup needs PAGERDUTY_ESCALATION_POLICY")
-        assert self.settings.api_token is not None
-        headers = {"Authorization": f"Token token={self.settings.api_token.get_secret_value()}",
-                   "Accept": "application/vnd.pagerduty+json;version=2"}
+        headers = self._rest_headers()
         params = [("escalation_policy_ids[]", policy), ("include[]", "users"), ("earliest", "true")]
         url = self.settings.api_url.rstrip("/") + "/oncalls"
         status, reply = await self._request("GET", url, headers=headers, params=params)

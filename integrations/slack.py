@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
@@ -19,11 +20,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from integrations.slack_metadata import find_message
+
 log = logging.getLogger(__name__)
 
 NOT_ALLOWED = {"restricted_action", "not_allowed_token_type", "missing_scope", "no_permission",
                "team_access_not_granted", "ekm_access_denied", "not_authed"}
 """conversations.create errors meaning "this app may not create channels here"."""
+NOT_A_MEMBER = {"not_in_channel", "channel_not_found"}
+"""chat.postMessage errors meaning "the bot is not in that channel": inviting it is the fix, retrying is not
+(https://api.slack.com/methods/chat.postMessage#errors)."""
 MAX_SUFFIX = 20
 _NAME_BAD = re.compile(r"[^a-z0-9_-]+")
 
@@ -105,11 +111,17 @@ class WorkerSlack:
         except SlackApiError as exc:
             raise SlackProblem(method, _code(exc)) from None
 
-    async def create_channel(self, base: str) -> ChannelOutcome:
-        """Create ``base`` (or ``base-2``, ``base-3`` ... when taken); refusals come back as a reason."""
+    async def create_channel(self, base: str,
+                             claim: Callable[[str], Awaitable[None]] | None = None) -> ChannelOutcome:
+        """Create ``base`` (or ``base-2``, ``base-3`` ... when taken); refusals come back as a reason.
+
+        ``claim(name)`` runs before each attempt, so a caller can record which name it was creating
+        (a worker killed right after the channel was made finds it again by that name)."""
         name = channel_name(base)
         for n in range(1, MAX_SUFFIX + 1):
             candidate = name if n == 1 else f"{name[:80 - len(str(n)) - 1]}-{n}"
+            if claim is not None:
+                await claim(candidate)
             try:
                 reply = await self.web.conversations_create(name=candidate)
             except SlackApiError as exc:
@@ -122,6 +134,25 @@ class WorkerSlack:
             channel = reply["channel"]
             return ChannelOutcome(channel=channel["id"], name=channel.get("name", candidate), created=True)
         return ChannelOutcome(channel=None, reason=f"name_taken ({name} and {MAX_SUFFIX - 1} suffixes)")
+
+    async def find_channel(self, name: str, creator: str, marker: str) -> ChannelOutcome | None:
+        """The channel ``name`` that ``creator`` made for ``marker`` (its topic names it, or is still
+        empty because the topic was never set), or None. conversations.list is the only lookup by name."""
+        cursor: str | None = None
+        for _ in range(50):  # at most 50 pages of 1000 channels
+            kwargs: dict[str, Any] = {"types": "public_channel,private_channel", "exclude_archived": True,
+                                      "limit": 1000}
+            if cursor:
+                kwargs["cursor"] = cursor
+            reply = await self._call("conversations.list", **kwargs)
+            for channel in reply.get("channels") or []:
+                topic = str((channel.get("topic") or {}).get("value") or "")
+                if channel.get("name") == name and channel.get("creator") == creator and (not topic or marker in topic):
+                    return ChannelOutcome(channel=channel["id"], name=name, created=True)
+            cursor = (reply.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        return None
 
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._call("conversations.setTopic", channel=channel, topic=topic[:250])
@@ -145,9 +176,16 @@ class WorkerSlack:
         reply = await self._call("auth.test")
         return str(reply.get("user_id", ""))
 
-    async def post(self, channel: str, text: str) -> str:
-        reply = await self._call("chat.postMessage", channel=channel, text=text)
+    async def post(self, channel: str, text: str, metadata: dict[str, Any] | None = None) -> str:
+        extra: dict[str, Any] = {"metadata": metadata} if metadata else {}
+        reply = await self._call("chat.postMessage", channel=channel, text=text, **extra)
         return str(reply["ts"])
+
+    async def find_posted(self, channel: str, event_type: str, **match: Any) -> str | None:
+        """The ts of the bot's recent top-level post in ``channel`` whose metadata matches, if any."""
+        reply = await self._call("conversations.history", channel=channel, limit=200, include_all_metadata=True)
+        found = find_message(reply.get("messages") or [], event_type, **match)
+        return str(found["ts"]) if found else None
 
     async def user_by_email(self, email: str) -> str | None:
         try:

@@ -93,7 +93,9 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
     (PAGERDUTY_API_TOKEN and PAGERDUTY_ESCALATION_POLICY) are matched to Slack users by e-mail
     and invited. Without PagerDuty, or when it refuses, the on-call user group
     (SHEPHERD_INCIDENT_ONCALL_GROUP) is mentioned; with neither, the thread says nobody was
-    paged. SEV-1 also posts an executive notice (SHEPHERD_INCIDENT_EXEC_CHANNEL).
+    paged. SEV-1 also posts an executive notice (SHEPHERD_INCIDENT_EXEC_CHANNEL: a public channel
+    needs no invitation; where Slack refuses, e.g. a private channel without the bot, the thread
+    says to invite it, and the page goes on).
 
     Policy is data (`processes/incident_policy.py`): SEV-1 pages, notifies execs and wants an
     update every 15 min; SEV-2 pages, every 30 min; SEV-3 every 60 min; SEV-4 no cadence. SEV-1/2
@@ -113,12 +115,15 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
     Cancelling the run (declared by mistake, a duplicate) resolves its PagerDuty page, even one
     still being triggered, and says so in the incident channel.
 
-    On resolution PagerDuty is resolved, and the time to acknowledge (roles assigned), mitigate
-    and resolve, all from the declaration, are recorded for `incident-stats`. Action items
+    PagerDuty failing to acknowledge or resolve (after retries) is said in the thread and the
+    incident goes on; only the page itself may hold it up. On resolution PagerDuty is resolved,
+    and the time to acknowledge (roles assigned), mitigate and resolve, all from the declaration,
+    are recorded for `incident-stats`. Action items
     become GitHub issues where GITHUB_TOKEN and SHEPHERD_INCIDENT_GITHUB_REPO are set; otherwise
     they are kept in the outputs and the thread says so. Without SLACK_BOT_TOKEN on the worker
     (e.g. from the terminal) the Slack steps say they were skipped. Produces: the incident
-    channel and its updates, the timeline (with the channel's :pushpin: messages) and the
+    channel and its updates (each posted once, as is every other outside effect, even when a worker
+    dies in the middle of a step), the timeline (with the channel's :pushpin: messages) and the
     postmortem (markdown).
     """
     policy = SEVERITIES[inputs.severity]

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+BOT_SCOPES = frozenset({
+    "commands", "chat:write", "chat:write.public", "files:write", "files:read", "channels:history",
+    "groups:history", "channels:read", "groups:read", "channels:manage", "groups:write", "usergroups:read",
+    "users:read", "users:read.email",
+})
+"""The scopes ``manifest.yml`` asks for (a test keeps the two equal): the app as installed."""
+
 
 @dataclass
 class SandboxConfig:
@@ -37,6 +44,8 @@ class SandboxConfig:
 
     request_url: str | None = None
     """An HTTP-mode app's endpoint; when set, deliveries go there instead of over Socket Mode."""
+    bot_scopes: set[str] = field(default_factory=lambda: set(BOT_SCOPES))
+    """The bot token's scopes; the methods that depend on one consult it (e.g. ``chat:write.public``)."""
     event_subscriptions: set[str] = field(default_factory=lambda: {"app_mention", "app_home_opened"})
     """Events API types delivered to the app; ``message.channels``/``message.im`` add message events."""
 

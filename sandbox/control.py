@@ -117,7 +117,7 @@ async def update_settings(sb: Sandbox, request: web.Request, body: dict[str, Any
         sb.workspace.refuse_channel_creation = bool(body["refuse_channel_creation"])
     for name in SETTABLE & set(body):
         value = body[name]
-        setattr(sb.config, name, set(value) if name == "event_subscriptions" else value)
+        setattr(sb.config, name, set(value) if name in ("event_subscriptions", "bot_scopes") else value)
     return {"settings": settings_json(sb)}
 
 

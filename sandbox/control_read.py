@@ -153,7 +153,7 @@ async def rate_limits(sb: Sandbox, request: web.Request, body: dict[str, Any]) -
     return {"rules": sb.limiter.to_json()}
 
 
-SETTABLE = {"request_url", "ack_timeout", "trigger_ttl", "connect_wait", "event_subscriptions"}
+SETTABLE = {"request_url", "ack_timeout", "trigger_ttl", "connect_wait", "event_subscriptions", "bot_scopes"}
 
 
 def settings_json(sb: Sandbox) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The workspace every sandbox starts from (and returns to on reset).
 
 Shepherd's stories need a requester, two approvers who share an on-call group, an outsider
-who must be refused, and a few channels the bot already sits in; ids are fixed so tests and
-docs can name them.
+who must be refused, a few channels the bot already sits in, and two it was never invited to
+(#exec, public, and #leadership, private), where Slack refuses its posts as it would: the app
+may post in public #exec only with ``chat:write.public``, never in private #leadership. Ids are
+fixed so tests and docs can name them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 ALICE, BOB, CAROL, MALLORY = "U0ALICE", "U0BOB", "U0CAROL", "U0MALLORY"
 SLACKBOT = "USLACKBOT"
 GENERAL, OPS, DEPLOYS = "C0GENERAL", "C0OPS", "C0DEPLOYS"
+EXEC, LEADERSHIP = "C0EXEC", "C0LEADERSHIP"
+"""Channels without the bot: public #exec and private #leadership."""
 SRE_GROUP = "S0SRE"
 
 HUMANS = [
@@ -44,6 +48,14 @@ def seed(ws: Workspace) -> None:
     ):
         ws.channels[channel_id] = Channel(channel_id, name, creator=ALICE, members=list(everyone),
                                           is_general=name == "general",
+                                          purpose={"value": purpose, "creator": ALICE, "last_set": 0})
+        ws.messages[channel_id] = {}
+    people = [ALICE, BOB, CAROL]
+    for channel_id, name, purpose, private in (
+        (EXEC, "exec", "Leadership: executive notices of SEV-1 incidents", False),
+        (LEADERSHIP, "leadership", "Leadership, private", True),
+    ):
+        ws.channels[channel_id] = Channel(channel_id, name, creator=ALICE, members=list(people), is_private=private,
                                           purpose={"value": purpose, "creator": ALICE, "last_set": 0})
         ws.messages[channel_id] = {}
     ws.usergroups[SRE_GROUP] = Usergroup(SRE_GROUP, "sre", "SRE on-call", [BOB, CAROL], "Site reliability approvers")

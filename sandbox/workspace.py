@@ -89,6 +89,20 @@ class Workspace:
         if user not in channel.members:
             raise SlackError(error)
 
+    def require_bot_can_post(self, channel: Channel) -> None:
+        """chat.postMessage's membership rule (https://api.slack.com/methods/chat.postMessage#errors).
+
+        A member posts anywhere. Otherwise a private channel or DM does not exist as far as the bot
+        can tell (``channel_not_found``); a public one takes the ``chat:write.public`` scope
+        (https://api.slack.com/scopes/chat:write.public), else ``not_in_channel``.
+        """
+        if self.bot in channel.members:
+            return
+        if channel.is_private or channel.is_im:
+            raise SlackError("channel_not_found")
+        if "chat:write.public" not in self.config.bot_scopes:
+            raise SlackError("not_in_channel")
+
     def message(self, channel_id: str, ts: Any, error: str = "message_not_found") -> Message:
         found = self.messages.get(channel_id, {}).get(ts) if isinstance(ts, str) else None
         if found is None:

@@ -7,7 +7,8 @@ whenever the run may have triggered one, including a trigger still in flight whe
 cancelled (resolving a dedup key that PagerDuty never saw is harmless); an on-call group that was
 mentioned instead is told to stand down. It says so in the incident channel, if the run created
 one (otherwise the run's own thread shows the cancel).
-The result is recorded once per idempotency key, so a redelivery posts nothing twice.
+The result is recorded once per idempotency key, and the resolve and the post each once more
+(``effects``), so a redelivery, even after a worker died midway, sends and posts nothing twice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 from engine import CancelledRun, TaskContext, finished_steps, result_of, task
 from integrations.pagerduty import PagerDuty
 from integrations.slack import SlackProblem, WorkerSlack
+from processes._incident.effects import pagerduty_once, post_once
 from processes._incident.models import ChannelResult, IncidentStart, PageResult
 from processes._incident.tasks import begin_incident, once, open_channel, page_oncall
 from processes.incident_policy import SEVERITIES, Severity
@@ -49,8 +51,9 @@ async def release_incident(run: CancelledRun, tctx: TaskContext) -> str:
         done: list[str] = []
         page: PageResult | None = result_of(steps, page_oncall)
         if _may_have_paged(run, start, page):
-            reply = await PagerDuty().event("resolve", inc)  # a failure raises: the worker retries
-            done.append(f"PagerDuty resolve sent for {reply.dedup_key}")
+            sent = await pagerduty_once(tctx.redis, PagerDuty(), f"{tctx.idempotency_key}:resolve", "resolve",
+                                        inc)  # a failure raises: the worker retries
+            done.append(f"PagerDuty resolve sent for {sent}")
         elif page is not None and page.via == "usergroup" and start.oncall_group:
             done.append(f"<!subteam^{start.oncall_group}> you can stand down")
         else:
@@ -60,8 +63,8 @@ async def release_incident(run: CancelledRun, tctx: TaskContext) -> str:
         if channel is not None and channel.created and channel.channel and slack is not None:
             why = f": {run.reason}" if run.reason else ""
             try:
-                await slack.post(channel.channel, f"⊘ *{inc}* was cancelled by <@{run.by}>{why}. "
-                                                  f"{done[0][0].upper()}{done[0][1:]}.")
+                await post_once(tctx.redis, slack, f"{tctx.idempotency_key}:announce", channel.channel,
+                                f"⊘ *{inc}* was cancelled by <@{run.by}>{why}. {done[0][0].upper()}{done[0][1:]}.")
                 done.append(f"announced in <#{channel.channel}>")
             except SlackProblem as exc:
                 done.append(f"could not post in <#{channel.channel}> ({exc.method}: {exc.code})")

@@ -2,9 +2,11 @@
 
 Tasks are delivered at least once. Each one that changes the outside world records its result
 in Redis under its idempotency key (``once``) before returning, so a redelivered task returns
-the recorded result instead of paging, posting or creating a channel a second time; PagerDuty
-also deduplicates on the incident id. When Slack or PagerDuty is not configured the result
-says so in words the process puts in the thread; nothing pretends to have happened.
+the recorded result; and each outside effect inside it (a post, the channel, a page, an issue)
+keeps its own record and is looked up before it is made again (``effects``), so a task whose
+worker died midway does not post, page or create anything twice when it runs again. When Slack
+or PagerDuty is not configured the result says so in words the process puts in the thread;
+nothing pretends to have happened.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from engine import TaskContext, task
+from engine.failpoints import failpoint
 from integrations.pagerduty import PagerDuty, PagerDutyError, PagerDutySettings
-from integrations.slack import SlackProblem, SlackSettings, WorkerSlack
+from integrations.slack import NOT_A_MEMBER, SlackProblem, SlackSettings, WorkerSlack
+from processes._incident.effects import channel_once, pagerduty_once, post_once
 from processes._incident.issues import IssueError, IssueSettings, create_issue
 from processes._incident.models import (
     BeginArgs,
@@ -84,16 +88,19 @@ async def open_channel(args: OpenChannelArgs, tctx: TaskContext) -> ChannelResul
         slack = WorkerSlack.maybe()
         if slack is None:
             return ChannelResult(channel=None, slack_configured=False, reason=NO_SLACK)
-        outcome = await slack.create_channel(args.name)
+        key = tctx.idempotency_key
+        outcome = await channel_once(tctx.redis, slack, f"{key}:channel", args.name, marker=args.incident_id)
         channel = outcome.channel if outcome.created else args.fallback
         result = ChannelResult(channel=channel, name=outcome.name, created=outcome.created, reason=outcome.reason)
         if channel is None:
             return result
         try:
-            if outcome.created:
+            if outcome.created:  # the same topic again on a redelivery changes nothing
                 await slack.set_topic(channel, args.topic)
+                failpoint("incident.topic_set")
             result.invited, result.invite_problems = await slack.invite(channel, args.invite)
-            await slack.post(channel, args.announce)
+            failpoint("incident.invited")
+            await post_once(tctx.redis, slack, f"{key}:announce", channel, args.announce)
         except SlackProblem as exc:  # the incident goes on; the thread says what Slack refused
             result.problems.append(f"{exc.method}: {exc.code}")
         return result
@@ -119,17 +126,14 @@ async def page_oncall(args: PageArgs, tctx: TaskContext) -> PageResult:
         why = "PagerDuty is not configured (PAGERDUTY_ROUTING_KEY)"
         if pd.settings.events_configured:
             try:
-                result = await _trigger(pd, args, slack)
+                result = await _trigger(pd, args, slack, tctx)
             except PagerDutyError as exc:
                 permanent = exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
                 if not permanent and tctx.attempt <= PAGE_RETRIES:
                     raise  # the worker retries with backoff
                 why = f"PagerDuty failed: {exc}"
         if result is None and args.oncall_group and slack is not None and args.channel:
-            await slack.post(args.channel, f"<!subteam^{args.oncall_group}> {args.severity.value} declared: "
-                                           f"{args.summary} — please join.")
-            result = PageResult(via="usergroup", detail=f"{why}; paged the on-call group "
-                                                        f"<!subteam^{args.oncall_group}>")
+            result = await _ping_group(args, slack, tctx, why)
         elif result is None:
             missing = "PAGERDUTY_ROUTING_KEY or SHEPHERD_INCIDENT_ONCALL_GROUP"
             if args.oncall_group and slack is None:
@@ -138,18 +142,34 @@ async def page_oncall(args: PageArgs, tctx: TaskContext) -> PageResult:
             result = PageResult(via="none", detail=f"{prefix}Nobody was paged: set {missing}. "
                                                    "Page on-call yourself now.")
         if args.exec_notice:
-            result.exec_notice = await _exec_notice(args, slack)
+            result.exec_notice = await _exec_notice(args, slack, tctx)
         return result
 
     return await once(tctx, PageResult, work)
 
 
-async def _trigger(pd: PagerDuty, args: PageArgs, slack: WorkerSlack | None) -> PageResult:
+async def _ping_group(args: PageArgs, slack: WorkerSlack, tctx: TaskContext, why: str) -> PageResult:
+    """Mention the on-call group in the incident channel, once per step however often the task runs."""
+    group = f"<!subteam^{args.oncall_group}>"
+    try:
+        await post_once(tctx.redis, slack, f"{tctx.idempotency_key}:ping", str(args.channel),
+                        f"{group} {args.severity.value} declared: {args.summary} — please join.")
+    except SlackProblem as exc:
+        if exc.code not in NOT_A_MEMBER:
+            raise  # transient: the worker retries, and the ping is still sent only once
+        return PageResult(via="none", detail=f"{why}; the on-call group {group} could not be mentioned in "
+                                             f"<#{args.channel}> ({_not_a_member(exc, str(args.channel))}). "
+                                             "Page on-call yourself now.")
+    return PageResult(via="usergroup", detail=f"{why}; paged the on-call group {group}")
+
+
+async def _trigger(pd: PagerDuty, args: PageArgs, slack: WorkerSlack | None, tctx: TaskContext) -> PageResult:
     policy = SEVERITIES[args.severity]
-    await pd.trigger(args.incident_id, args.summary, source=args.source,
-                     severity=policy.pagerduty_severity,  # type: ignore[arg-type]
-                     custom_details={"incident": args.incident_id, "severity": args.severity.value,
-                                     "slack_channel": args.channel or ""})
+    await pagerduty_once(tctx.redis, pd, f"{tctx.idempotency_key}:trigger", "trigger", args.incident_id,
+                         summary=args.summary, source=args.source,
+                         severity=policy.pagerduty_severity,
+                         custom_details={"incident": args.incident_id, "severity": args.severity.value,
+                                         "slack_channel": args.channel or ""})
     result = PageResult(via="pagerduty", dedup_key=args.incident_id,
                         detail=f"PagerDuty triggered (dedup key {args.incident_id})")
     result.oncall, note = await _oncall_people(pd, slack)
@@ -182,20 +202,42 @@ async def _oncall_people(pd: PagerDuty, slack: WorkerSlack | None) -> tuple[list
     return found, note
 
 
-async def _exec_notice(args: PageArgs, slack: WorkerSlack | None) -> str:
+def _not_a_member(exc: SlackProblem, channel: str) -> str:
+    return f"Slack: {exc.code} — invite @shepherd to <#{channel}>"
+
+
+async def _exec_notice(args: PageArgs, slack: WorkerSlack | None, tctx: TaskContext) -> str:
+    """The SEV-1 notice to leadership. A channel the bot cannot post in is said plainly, never retried:
+    inviting the bot is the fix, and the page must not fail (or repeat) over it."""
     if not args.exec_channel:
         return "No exec channel is configured (SHEPHERD_INCIDENT_EXEC_CHANNEL): tell leadership yourself."
     if slack is None:
         return f"{NO_SLACK}: tell leadership yourself."
     where = f" in <#{args.channel}>" if args.channel else ""
-    await slack.post(args.exec_channel, f"🚨 {args.severity.value} {args.incident_id}: {args.summary}. "
-                                        f"Response under way{where}.")
+    try:
+        ts = await post_once(tctx.redis, slack, f"{tctx.idempotency_key}:exec", args.exec_channel,
+                             f"🚨 {args.severity.value} {args.incident_id}: {args.summary}. Response under way{where}.")
+    except SlackProblem as exc:
+        if exc.code in NOT_A_MEMBER:
+            return (f"⚠️ The executive notice could not be posted in <#{args.exec_channel}> "
+                    f"({_not_a_member(exc, args.exec_channel)}): tell leadership yourself.")
+        return (f"⚠️ The executive notice could not be posted in <#{args.exec_channel}> ({exc.method}: {exc.code}): "
+                "tell leadership yourself.")
+    if not ts:
+        return (f"⚠️ The executive notice to <#{args.exec_channel}> may not have been posted (the worker restarted "
+                "while posting it and the bot cannot read that channel): check it, or tell leadership yourself.")
     return f"Executive notice posted in <#{args.exec_channel}>"
 
 
-@task(retries=3, backoff=1.0)
+EVENT_RETRIES = 3
+
+
+@task(retries=EVENT_RETRIES, backoff=1.0)
 async def pagerduty_event(args: PagerEventArgs, tctx: TaskContext) -> PagerEventResult:
-    """Acknowledge or resolve the PagerDuty incident opened with ``dedup_key``."""
+    """Acknowledge or resolve the PagerDuty incident opened with ``dedup_key``.
+
+    Only the page may hold an incident up: when PagerDuty refuses (a 4xx) or keeps failing (the last
+    attempt) the result says so, for the thread, and the incident goes on."""
     pd = PagerDuty()
     if not pd.settings.events_configured:
         return PagerEventResult(sent=False, detail="PagerDuty is not configured (PAGERDUTY_ROUTING_KEY); "
@@ -204,8 +246,17 @@ async def pagerduty_event(args: PagerEventArgs, tctx: TaskContext) -> PagerEvent
         raise ValueError(f"pagerduty_event: unknown action {args.action!r}")
 
     async def work() -> PagerEventResult:
-        reply = await pd.event(args.action, args.dedup_key)  # type: ignore[arg-type]
-        return PagerEventResult(sent=True, detail=f"PagerDuty {args.action} sent for {reply.dedup_key}")
+        try:
+            sent = await pagerduty_once(tctx.redis, pd, f"{tctx.idempotency_key}:{args.action}",
+                                        args.action, args.dedup_key)  # type: ignore[arg-type]
+        except PagerDutyError as exc:
+            permanent = exc.status is not None and 400 <= exc.status < 500 and exc.status != 429
+            if not permanent and tctx.attempt <= EVENT_RETRIES:
+                raise  # the worker retries with backoff
+            return PagerEventResult(sent=False, detail=f"⚠️ PagerDuty {args.action} failed: {exc}. "
+                                                       f"{args.action.capitalize()} incident {args.dedup_key} "
+                                                       "in PagerDuty yourself; the response goes on.")
+        return PagerEventResult(sent=True, detail=f"PagerDuty {args.action} sent for {sent}")
 
     return await once(tctx, PagerEventResult, work)
 
@@ -223,10 +274,14 @@ async def post_message(args: PostArgs, tctx: TaskContext) -> PostResult:
         try:
             if args.topic:
                 await slack.set_topic(args.channel, args.topic)
-            ts = await slack.post(args.channel, args.text)
+                failpoint("incident.topic_set")
+            ts = await post_once(tctx.redis, slack, f"{tctx.idempotency_key}:post", args.channel, args.text)
         except SlackProblem as exc:
             return PostResult(posted=False, error=f"{exc.method}: {exc.code}",
                               detail=f"Slack refused to post in <#{args.channel}> ({exc.method}: {exc.code})")
+        if not ts:
+            return PostResult(posted=False, detail=f"may not have been posted in <#{args.channel}> (the worker "
+                                                   "restarted mid-post and the channel could not be read back)")
         return PostResult(posted=True, ts=ts, detail=f"posted in <#{args.channel}>")
 
     return await once(tctx, PostResult, work)
@@ -238,7 +293,8 @@ async def invite_people(args: InviteArgs, tctx: TaskContext) -> dict[str, Any]:
     slack = WorkerSlack.maybe()
     if slack is None or not args.channel:
         return {"invited": [], "problems": {}, "detail": NO_SLACK if slack is None else "no channel"}
-    invited, problems = await slack.invite(args.channel, args.users)
+    invited, problems = await slack.invite(args.channel, args.users)  # members already in are fine: idempotent
+    failpoint("incident.invited")
     return {"invited": invited, "problems": problems, "detail": ""}
 
 
@@ -273,7 +329,8 @@ async def file_issue(args: IssueArgs, tctx: TaskContext) -> IssueResult:
         body = (f"Action item {args.number} from incident {args.incident_id}.\n\n"
                 f"- Owner (Slack): <@{item.owner}>\n- Due: {item.due.isoformat()}\n")
         try:
-            issue = await create_issue(IssueSettings(), f"[{args.incident_id}] {item.title}", body)
+            issue = await create_issue(IssueSettings(), f"[{args.incident_id}] {item.title}", body,
+                                       key=tctx.idempotency_key)
         except IssueError as exc:
             return IssueResult(filed=False, detail=f"⚠️ Action item {args.number} not filed: {exc}")
         return IssueResult(filed=True, url=issue.url, detail=f"Action item {args.number} filed: {issue.url}")

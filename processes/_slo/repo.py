@@ -18,6 +18,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from engine import TaskContext, task
+from engine.failpoints import failpoint
 from integrations.github import GitHub, GitHubError, GitHubSettings, github_repository
 
 AUTHOR = ("Shepherd", "shepherd@localhost")
@@ -126,6 +127,7 @@ async def _push_branch(args: RepoArgs, branch: str, work: Path) -> RepoPushed:
               "--no-verify", "-m", args.message, cwd=work)
     _, result.commit = await git("rev-parse", "HEAD", cwd=work)
     await git("push", "--quiet", "--no-verify", "origin", f"refs/heads/{branch}:refs/heads/{branch}", cwd=work)
+    failpoint("slo.branch_pushed")
     result.pushed = True
     return result
 
@@ -170,5 +172,6 @@ async def open_pull_request(args: PullArgs) -> PullOpened:
                                                 body=args.body)
     except GitHubError as exc:
         return PullOpened(problem=str(exc))
+    failpoint("slo.pull_request_opened")
     return PullOpened(number=pull.number, url=pull.url, created=pull.created)
 

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from engine import TaskContext, task
+from engine.failpoints import failpoint
 from integrations.prometheus import PrometheusClient, PrometheusError, PrometheusSettings
 from integrations.promtool import PromtoolMissing, PromtoolResult, check_rules, test_rules
 from processes._slo.chart import burn_down_png
@@ -197,17 +198,19 @@ async def apply_rules(args: ApplyArgs) -> Applied:
     if not directory.is_dir():
         return Applied(problem=f"PROMETHEUS_RULES_DIR {directory} is not a directory")
     target = directory / args.filename
-    _write_atomically(target, args.content)
+    _write_atomically(target, args.content)  # the same bytes again on a redelivery
+    failpoint("slo.rules_written")
     applied = Applied(written=str(target))
     if not settings.configured:
         applied.problem = "PROMETHEUS_URL is not set, so Prometheus was not reloaded"
         return applied
     async with PrometheusClient.from_settings(settings) as prom:
         try:
-            await prom.reload()
+            await prom.reload()  # reloading the same files again changes nothing
         except PrometheusError as exc:
             applied.problem = str(exc)
             return applied
+        failpoint("slo.prometheus_reloaded")
         applied.reloaded = True
         applied.loaded = await _group_loaded(prom, args.group)
     if not applied.loaded:

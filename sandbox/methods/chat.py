@@ -13,7 +13,7 @@ from sandbox.methods.registry import Call, method
 async def post_message(call: Call) -> dict[str, Any]:
     ws, args = call.ws, call.args
     channel = ws.channel(args.req("channel", error="channel_not_found"), names=True, users=True)
-    ws.require_member(channel, ws.bot)
+    ws.require_bot_can_post(channel)
     content = read_content(args)
     thread_ts = read_thread_ts(args)
     metadata = args.json("metadata", error="invalid_metadata_format")

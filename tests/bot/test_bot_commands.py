@@ -4,11 +4,14 @@ settings errors."""
 from __future__ import annotations
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.membership import NOT_A_MEMBER
 from bot.settings import SettingsProblem, load_bot_settings
 from engine.cli import main
 from engine.client import ShepherdClient
 from tests.bot.conftest import Harness, Slack
+from tests.sandbox.control_client import Control
 
 
 async def test_help_lists_processes(harness: Harness, slack: Slack) -> None:
@@ -40,6 +43,28 @@ async def test_runs_and_cancel(harness: Harness, slack: Slack, client: ShepherdC
     await slack.command("U0ALICE", f"cancel {run_id}")
     await slack.wait_ephemeral("U0ALICE", f"Cancelled run {run_id}")
     await slack.wait_card("cancelled")
+
+
+async def test_run_where_the_bot_is_not_invited_answers_in_the_ack_and_starts_nothing(
+        harness: Harness, control: Control, client: ShepherdClient) -> None:
+    """#exec (public) and #leadership (private) never had the bot: its card and its ephemerals
+    would be refused there, so the command's own response says so, and no run starts."""
+    for channel in ("C0EXEC", "C0LEADERSHIP"):
+        here = Slack(control, channel)
+        for text, command in (("gate-demo release-1", "/run"), ("mine", "/runs")):
+            result = await here.command("U0ALICE", text, command=command)
+            assert result["ack"]["text"] == NOT_A_MEMBER, result["ack"]
+            assert [e["effect"] for e in result["effects"]] == ["ephemeral"]
+        assert await client.list_runs() == []
+        assert NOT_A_MEMBER in await here.ephemerals("U0ALICE")
+        assert await here.top() == []
+
+    web = AsyncWebClient(token=harness.server.bot_token, base_url=harness.server.api_url)
+    await web.conversations_join(channel="C0EXEC")  # invited: the same command now starts the run
+    exec_channel = Slack(control, "C0EXEC")
+    await exec_channel.command("U0ALICE", "gate-demo release-1")
+    await exec_channel.wait_ephemeral("U0ALICE", "Started")
+    await exec_channel.wait_card("release-1")
 
 
 def test_missing_settings_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

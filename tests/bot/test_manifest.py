@@ -43,6 +43,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "conversations.setTopic": ("channels:manage", "groups:write"),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.members": ("channels:read", "groups:read"),
+    "conversations.list": ("channels:read", "groups:read"),
     "usergroups.list": ("usergroups:read",),
     "usergroups.users.list": ("usergroups:read",),
     "users.info": ("users:read",),
@@ -51,6 +52,10 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "reactions.add": ("reactions:write",),
     "reactions.remove": ("reactions:write",),
     "reactions.get": ("reactions:read",),
+}
+WIDENING_SCOPES: dict[str, str] = {
+    # Scopes no method needs but that widen one the code calls: scope -> that method.
+    "chat:write.public": "chat.postMessage",  # https://api.slack.com/scopes/chat:write.public: post where not a member
 }
 EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "app_home_opened": (),
@@ -127,6 +132,13 @@ def test_structure(manifest: dict[str, Any]) -> None:
     assert "commands" in scopes, "slash commands need the commands scope"
 
 
+def test_posts_reach_public_channels_the_bot_is_not_in(manifest: dict[str, Any]) -> None:
+    """Without chat:write.public a SEV-1's exec notice to an #exec the bot was never invited to
+    fails with not_in_channel (https://api.slack.com/methods/chat.postMessage#errors)."""
+    scopes = manifest["oauth_config"]["scopes"]["bot"]
+    assert "chat:write.public" in scopes and "chat:write" in scopes, scopes
+
+
 def test_slash_commands_match_bot_defaults(manifest: dict[str, Any]) -> None:
     names = [c["command"] for c in manifest["features"]["slash_commands"]]
     defaults = [BotSettings.model_fields[f].default for f in ("run_command", "runs_command")]
@@ -158,6 +170,7 @@ def test_no_unused_scopes(manifest: dict[str, Any]) -> None:
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
     needed = {"commands"} | {s for m in calls for s in METHOD_SCOPES.get(m, ())}
     needed |= {s for e in events for s in EVENT_SCOPES.get(e, ())}
+    needed |= {s for s, method in WIDENING_SCOPES.items() if method in calls}
     extra = set(manifest["oauth_config"]["scopes"]["bot"]) - needed
     assert not extra, f"manifest.yml asks for scopes nothing uses: {sorted(extra)}"
 

@@ -34,17 +34,21 @@ class FakePagerDuty:
     url: str = ""
     events: list[dict[str, Any]] = field(default_factory=list)
     oncall_queries: list[dict[str, Any]] = field(default_factory=list)
+    incident_queries: list[list[tuple[str, str]]] = field(default_factory=list)
     incidents: dict[str, str] = field(default_factory=dict)
     """dedup key -> triggered | acknowledged | resolved (as PagerDuty keeps them)."""
     oncall: list[dict[str, Any]] = field(default_factory=list)
     fail_with: int | None = None
+    fail_actions: dict[str, int] = field(default_factory=dict)
+    """event action -> the HTTP status PagerDuty answers it with (only those actions fail)."""
 
     async def enqueue(self, request: web.Request) -> web.Response:
         assert request.content_type == "application/json", request.content_type
         body = await request.json()
         self.events.append(body)
-        if self.fail_with:
-            return web.json_response({"status": "unavailable", "message": "try later"}, status=self.fail_with)
+        failing = self.fail_with or self.fail_actions.get(str(body.get("event_action")))
+        if failing:
+            return web.json_response({"status": "unavailable", "message": "try later"}, status=failing)
         problems = []
         if body.get("routing_key") != ROUTING_KEY:
             problems.append("'routing_key' is invalid")
@@ -79,6 +83,16 @@ class FakePagerDuty:
             return web.json_response({"error": {"message": "Unauthorized", "code": 2006}}, status=401)
         return web.json_response({"oncalls": self.oncall, "limit": 25, "offset": 0, "more": False, "total": None})
 
+    async def list_incidents(self, request: web.Request) -> web.Response:
+        """``GET /incidents?incident_key=`` as the REST API answers it (status per dedup key)."""
+        self.incident_queries.append(list(request.query.items()))
+        if request.headers.get("Authorization") != f"Token token={API_TOKEN}":
+            return web.json_response({"error": {"message": "Unauthorized", "code": 2006}}, status=401)
+        key = request.query.get("incident_key")
+        found = [{"id": f"P{n}", "incident_key": k, "status": state}
+                 for n, (k, state) in enumerate(self.incidents.items()) if key in (None, k)]
+        return web.json_response({"incidents": found, "limit": 25, "offset": 0, "more": False, "total": None})
+
     def actions(self) -> list[tuple[str, str | None]]:
         return [(e.get("event_action"), e.get("dedup_key")) for e in self.events]
 
@@ -90,6 +104,7 @@ async def pagerduty(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakePagerD
     app = web.Application()
     app.router.add_post("/v2/enqueue", fake.enqueue)
     app.router.add_get("/oncalls", fake.oncalls)
+    app.router.add_get("/incidents", fake.list_incidents)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -130,24 +145,53 @@ GITHUB_REPO = "acme/reliability"
 
 @dataclass
 class FakeGitHub:
-    """``POST /repos/{owner}/{repo}/issues`` as GitHub answers it, recording each request."""
+    """``POST`` and ``GET /repos/{owner}/{repo}/issues`` as GitHub answers them, recording each request.
+
+    The listing filters and orders as GitHub documents (``state``, ``labels``: all of them,
+    ``sort=created``, ``direction``, ``per_page``, ``page``), over the issues filed here."""
 
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[dict[str, Any]] = field(default_factory=list)
 
-    async def create_issue(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.requests.append({"path": request.path, "authorization": request.headers.get("Authorization"),
-                              "accept": request.headers.get("Accept"), "body": body})
+    def _refused(self, request: web.Request) -> web.Response | None:
         if request.headers.get("Authorization") != f"Bearer {GITHUB_TOKEN}":
             return web.json_response({"message": "Bad credentials"}, status=401)
         if request.match_info["owner"] + "/" + request.match_info["repo"] != GITHUB_REPO:
             return web.json_response({"message": "Not Found"}, status=404)
+        return None
+
+    def created(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["method"] == "POST"]
+
+    async def create_issue(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests.append({"method": "POST", "path": request.path,
+                              "authorization": request.headers.get("Authorization"),
+                              "accept": request.headers.get("Accept"), "body": body})
+        if refused := self._refused(request):
+            return refused
         if not body.get("title"):
             return web.json_response({"message": "Validation Failed"}, status=422)
-        number = len(self.requests)
-        return web.json_response({"number": number, "title": body["title"],
-                                  "html_url": f"https://github.com/{GITHUB_REPO}/issues/{number}"}, status=201)
+        number = len(self.issues) + 1
+        issue = {"number": number, "title": body["title"], "body": body.get("body"), "state": "open",
+                 "labels": [{"name": n} for n in body.get("labels") or []],
+                 "html_url": f"https://github.com/{GITHUB_REPO}/issues/{number}"}
+        self.issues.append(issue)
+        return web.json_response(issue, status=201)
+
+    async def list_issues(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.requests.append({"method": "GET", "path": request.path, "query": query})
+        if refused := self._refused(request):
+            return refused
+        state = query.get("state", "open")
+        wanted = {n for n in query.get("labels", "").split(",") if n}
+        found = [i for i in self.issues if state == "all" or i["state"] == state]
+        found = [i for i in found if wanted <= {label["name"] for label in i["labels"]}]
+        found.sort(key=lambda i: i["number"], reverse=query.get("direction", "desc") == "desc")
+        per_page, page = min(int(query.get("per_page", 30)), 100), int(query.get("page", 1))
+        return web.json_response(found[(page - 1) * per_page:page * per_page])
 
 
 @pytest.fixture
@@ -155,6 +199,7 @@ async def github(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeGitHub]:
     fake = FakeGitHub()
     app = web.Application()
     app.router.add_post("/repos/{owner}/{repo}/issues", fake.create_issue)
+    app.router.add_get("/repos/{owner}/{repo}/issues", fake.list_issues)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -61,8 +61,10 @@ async def test_seed(control: Control, server: SandboxServer) -> None:
     assert {"U0ALICE": "alice", "U0BOB": "bob", "U0CAROL": "carol", "U0MALLORY": "mallory",
             "U0SHEPHERD": "shepherd"}.items() <= users.items()
     channels = {c["name"]: c for c in seed["channels"]}
-    assert {"general", "ops", "deploys"} <= set(channels)
-    assert all(c["is_member"] and "U0SHEPHERD" in c["members"] for c in channels.values())
+    assert {"general", "ops", "deploys", "exec", "leadership"} <= set(channels)
+    invited = {n for n, c in channels.items() if c["is_member"] and "U0SHEPHERD" in c["members"]}
+    assert invited == set(channels) - {"exec", "leadership"}  # the bot was never invited to those two
+    assert channels["leadership"]["is_private"] and not channels["exec"]["is_private"]
     group = seed["usergroups"][0]
     assert (group["id"], group["handle"], group["users"]) == ("S0SRE", "sre", ["U0BOB", "U0CAROL"])
     assert seed["urls"]["api"] == server.api_url

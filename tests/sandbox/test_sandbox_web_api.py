@@ -154,15 +154,38 @@ async def test_post_ephemeral_is_not_in_history(web: AsyncWebClient, control: Co
         == "user_not_in_channel"
 
 
-async def test_not_in_channel(web: AsyncWebClient, control: Control) -> None:
+async def test_channels_the_bot_was_not_invited_to(web: AsyncWebClient, control: Control) -> None:
+    """As https://api.slack.com/methods/chat.postMessage#errors and the chat:write.public scope page say:
+    a private channel the bot is not in does not exist for it; a public one takes chat:write.public."""
+    channels = {c["id"]: c for c in (await control.get("/channels"))["channels"]}
+    assert "U0SHEPHERD" not in channels["C0EXEC"]["members"] and not channels["C0EXEC"]["is_private"]
+    assert "U0SHEPHERD" not in channels["C0LEADERSHIP"]["members"] and channels["C0LEADERSHIP"]["is_private"]
+    assert await slack_error(web.chat_postMessage(channel="C0LEADERSHIP", text="hi")) == "channel_not_found"
+    assert (await web.chat_postMessage(channel="C0EXEC", text="notice"))["ok"]  # chat:write.public
+    assert await slack_error(web.conversations_history(channel="C0EXEC")) == "not_in_channel"
+    assert [m["text"] for m in (await control.get("/channels/C0EXEC/messages"))["messages"]] == ["notice"]
+
+    scopes = set((await control.get("/settings"))["settings"]["bot_scopes"])
+    await control.post("/settings", {"bot_scopes": sorted(scopes - {"chat:write.public"})})
     created = await control.post("/channels", {"name": "bots-not-welcome", "creator": "U0ALICE"})
     channel = created["channel"]["id"]
     assert created["channel"]["is_member"] is False
     assert await slack_error(web.chat_postMessage(channel=channel, text="hi")) == "not_in_channel"
-    assert await slack_error(web.conversations_history(channel=channel)) == "not_in_channel"
+    assert await slack_error(web.chat_postMessage(channel="C0EXEC", text="hi")) == "not_in_channel"
     joined = await web.conversations_join(channel=channel)
     assert joined["channel"]["is_member"] is True
     assert (await web.chat_postMessage(channel=channel, text="hi"))["ok"]
+
+
+def test_sandbox_scopes_are_the_manifests() -> None:
+    """The sandbox behaves as the app installed from manifest.yml: the same bot scopes."""
+    import yaml
+
+    from sandbox.config import BOT_SCOPES
+    from tests.helpers import ROOT
+
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == set(BOT_SCOPES)
 
 
 async def test_direct_messages(web: AsyncWebClient, control: Control) -> None:
