@@ -14,7 +14,7 @@ from sandbox.workspace import valid_ts
 
 MAX_TEXT = 40_000
 EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+")
-"""https://api.slack.com/reference/metadata: "letters, numbers, underscores, and hyphens"."""
+"""https://docs.slack.dev/messaging/message-metadata#defining: "letters, numbers, underscores, and hyphens"."""
 
 
 @dataclass
@@ -70,7 +70,8 @@ def read_metadata(args: Args) -> Metadata:
 
     Anything else is ``invalid_metadata_format`` (https://api.slack.com/methods/chat.postMessage#errors);
     a well-formed one whose event_type has other characters than letters, digits, ``_`` and ``-``
-    "returns an invalid_metadata_schema warning and is ignored" (https://api.slack.com/reference/metadata).
+    "returns an invalid_metadata_schema warning and is ignored" (https://api.slack.com/reference/metadata,
+    now https://docs.slack.dev/messaging/message-metadata#defining).
     """
     metadata = args.json("metadata", error="invalid_metadata_format")
     if metadata is None:
