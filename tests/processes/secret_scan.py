@@ -111,6 +111,8 @@ async def redis_side(redis_url: str) -> dict[str, str]:
         async for key in raw.scan_iter(count=500):
             kind = (await raw.type(key)).decode()
             value: Any
+            if kind == "none":  # gone since the scan listed it (a lock released, a key expired)
+                continue
             if kind == "string":
                 value = await raw.get(key)
             elif kind == "hash":

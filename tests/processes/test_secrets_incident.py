@@ -45,7 +45,7 @@ from tests.processes.secret_scan import (
     sandbox_with_recognisable_tokens,
     slack_side,
 )
-from tests.sandbox.control_client import Control
+from tests.sandbox.control_client import Control, eventually
 
 
 @pytest.fixture
@@ -127,3 +127,38 @@ async def test_the_scan_finds_a_secret_planted_in_each_place(server: SandboxServ
     assert found >= {"slack #ops: PAGERDUTY_ROUTING_KEY", "redis shepherd:planted (stream): PROMETHEUS_BEARER_TOKEN",
                      "redis shepherd:{run:planted}:meta (hash): GITHUB_TOKEN", "logs: SLACK_APP_TOKEN",
                      "stderr: SLACK_SIGNING_SECRET"}, found
+
+
+async def test_an_incident_on_a_bad_day_leaks_no_secret(harness: Harness, slack: Slack,  # noqa: F811
+                                                        control: Control, client: ShepherdClient,  # noqa: F811
+                                                        redis_url: str, pagerduty: FakePagerDuty,  # noqa: F811
+                                                        worker_slack: SandboxServer,  # noqa: F811
+                                                        caplog: pytest.LogCaptureFixture,
+                                                        capfd: pytest.CaptureFixture[str]) -> None:
+    """Error texts too: PagerDuty answers 503 to every event (the page is retried, then falls back),
+    Slack refuses to create the incident channel, and the run is cancelled and cleaned up."""
+    caplog.set_level(logging.DEBUG)
+    pagerduty.fail_with = 503
+    await control.post("/settings", {"refuse_channel_creation": True})
+    people = People(slack, control, client)
+    run_id = await people.declare("U0ALICE", "incident-response SEV-2 title='Search is slow'")
+
+    async def paged() -> bool:
+        return any(s.name.endswith("page_oncall") and s.state == "done" for s in (await client.view(run_id)).steps)
+
+    await eventually(paged, 30)
+    await slack.command("U0ALICE", f"cancel {run_id} false alarm")
+
+    async def cleaned_up() -> bool:
+        run = await client.view(run_id)
+        return run.status == "cancelled" and any(s.key == "@on_cancel" and s.state in ("done", "failed")
+                                                 for s in run.steps)
+
+    await eventually(cleaned_up, 30)
+    assert [e["event_action"] for e in pagerduty.events].count("trigger") >= 3  # retried with the key each time
+    places = {"logs": log_text(caplog.records), **await slack_side(control, worker_slack),
+              **await redis_side(redis_url)}
+    out, err = capfd.readouterr()
+    places |= {"stdout": out, "stderr": err}
+    assert leaks(places, {"an error": "(503): try later"}), "the scan does not reach the error texts"
+    assert not leaks(places), "\n".join(leaks(places))
