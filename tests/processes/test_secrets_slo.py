@@ -90,6 +90,7 @@ async def test_slo_setup_leaks_no_secret(credentials: str, harness: Harness, sla
     out, err = capfd.readouterr()
     places |= {"stdout": out, "stderr": err}
     assert leaks(places, {"the title": "checkout availability"}), "the scan does not reach the run's text"
+    assert sum(":artifact:" in where for where in places) >= 4, "the artifacts (rules, tests, chart, policy)"
     assert not leaks(places, secrets), "\n".join(leaks(places, secrets))
 
 
