@@ -852,7 +852,9 @@
     pending.clear();
     const run = {
       channel: refreshChannel, thread: refreshThread, ephemerals: refreshEphemerals, modal: refreshModal,
-      home: () => (state.surface === "home" ? refreshHome() : null), channels: refreshChannels, app: refreshApp,
+      // Always a promise: a bare null here threw on .catch and dropped the other refreshes of this flush.
+      home: async () => { if (state.surface === "home") await refreshHome(); },
+      channels: refreshChannels, app: refreshApp,
     };
     try {
       await Promise.all(jobs.map((j) => run[j]().catch((e) => console.warn("refresh", j, e))));
