@@ -10,6 +10,7 @@ https://api.slack.com/methods/chat.postMessage#errors
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -161,3 +162,18 @@ async def test_metadata_with_an_odd_event_type_is_ignored_with_a_warning(web: As
     stored = {m["ts"]: m for m in (await control.get("/channels/C0OPS/messages"))["messages"]}
     assert "metadata" not in stored[posted["ts"]]
     assert stored[kept["ts"]]["metadata"] == {"event_type": "shepherd_card-2", "event_payload": {"run": "r1"}}
+
+
+async def test_form_encoded_metadata_and_attachments_are_checked_the_same(web: AsyncWebClient) -> None:
+    """A form post carries both as JSON strings (as the docs show them: "presented as a URL-encoded string")."""
+    form = {"channel": "C0OPS", "text": "x"}
+    reply = await refused(web.api_call("chat.postMessage", data={
+        **form, "metadata": json.dumps({"event_type": "shepherd_card", "event_payload": "r1"})}))
+    assert reply["error"] == "invalid_metadata_format"
+    reply = await refused(web.api_call("chat.postMessage", data={
+        **form, "attachments": json.dumps([{"blocks": [{"type": "context", "elements": [button()]}]}])}))
+    assert (reply["error"], reply["errors"]) == (
+        "invalid_attachments", ["unsupported type: button [json-pointer:/attachments/0/blocks/0/elements/0/type]"])
+    ok = await web.api_call("chat.postMessage", data={
+        **form, "metadata": json.dumps({"event_type": "shepherd_card", "event_payload": {"run": "r1"}})})
+    assert ok["message"]["metadata"] == {"event_type": "shepherd_card", "event_payload": {"run": "r1"}}
