@@ -4,15 +4,19 @@ Used by tasks only (process code does no I/O). Configuration comes from the envi
 (``PROMETHEUS_URL``, ``PROMETHEUS_RULES_DIR``, optional ``PROMETHEUS_BEARER_TOKEN``); a call on an
 unconfigured client raises ``PrometheusNotConfigured`` naming the setting, so a process can say
 plainly what it could not do instead of pretending. The bearer token never appears in an error.
+Basic auth is a ``user:password@`` in ``PROMETHEUS_URL``: it is taken out of the URL and sent as
+the Authorization header, so the URL a client shows (in errors, notes, journaled config) has none.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import aiohttp
 from pydantic import BaseModel, Field, SecretStr
@@ -34,6 +38,23 @@ class PrometheusSettings(BaseSettings):
     @property
     def configured(self) -> bool:
         return bool(self.url)
+
+    @property
+    def public_url(self) -> str | None:
+        """``url`` without any ``user:password@``: what may be shown, logged or journaled."""
+        return split_credentials(self.url)[0] if self.url else None
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """(the URL without its user:password, those as a basic Authorization header value) — aiohttp
+    would otherwise send them from the URL, and every message naming the URL would carry the password."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    pair = f"{unquote(user)}:{unquote(password)}".encode()
+    return urlunsplit(parts._replace(netloc=host)), "Basic " + base64.b64encode(pair).decode()
 
 
 class PrometheusError(Exception):
@@ -77,9 +98,14 @@ class PrometheusClient:
     def __init__(self, url: str, *, timeout: float = 30.0, bearer_token: str | None = None) -> None:
         if not url:
             raise PrometheusNotConfigured("Prometheus is not configured: set PROMETHEUS_URL")
-        self.url = url.rstrip("/")
+        public, basic = split_credentials(url)
+        if basic is not None and bearer_token:
+            raise PrometheusError("Prometheus has two credentials: set PROMETHEUS_BEARER_TOKEN or a user:password "
+                                  "in PROMETHEUS_URL, not both")
+        self.url = public.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else {}
+        authorization = f"Bearer {bearer_token}" if bearer_token else basic
+        self._headers = {"Authorization": authorization} if authorization else {}
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod

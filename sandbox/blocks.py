@@ -4,7 +4,15 @@ Slack fills in a ``block_id`` for every block and an ``action_id`` for every int
 element an app left without one, and the click payloads carry those generated ids; the
 sandbox does the same so a bot that relies on them is exercised. It also enforces the limits
 that most often turn a message into ``invalid_blocks`` in production (text lengths, element
-counts, duplicate ids), so a card that would be refused by Slack is refused here too.
+counts, duplicate ids, what a context block may hold, image ``alt_text``, placeholder and URL
+lengths), so a card that would be refused by Slack is refused here too.
+
+The rules follow Slack's reference pages:
+https://api.slack.com/reference/block-kit/blocks (block fields; context holds only image
+elements and text objects; image needs ``alt_text`` and ``image_url`` or ``slack_file``),
+https://api.slack.com/reference/block-kit/block-elements#button (``url`` up to 3000 characters),
+https://api.slack.com/reference/block-kit/composition-objects (text objects up to 3000 characters;
+a ``placeholder`` is ``plain_text`` of up to 150).
 """
 
 from __future__ import annotations
@@ -27,8 +35,13 @@ BLOCK_TYPES = {
     "section", "divider", "image", "actions", "context", "input", "file", "header", "video", "rich_text",
     "markdown", "call", "table", "context_actions",
 }
+CONTEXT_ELEMENT_TYPES = {"image", "plain_text", "mrkdwn"}
+"""https://api.slack.com/reference/block-kit/blocks#context: "An array of image elements and text objects"."""
 MAX_MESSAGE_BLOCKS = 50
 MAX_SURFACE_BLOCKS = 100
+MAX_URL = 3000
+MAX_PLACEHOLDER = 150
+MAX_ALT_TEXT = 2000
 
 
 def elements_of(block: dict[str, Any]) -> list[dict[str, Any]]:
@@ -93,16 +106,47 @@ class _Checker:
         elif len(body) > max_len:
             self.add(f"must be less than {max_len + 1} characters", f"{path}/text")
 
+    def string(self, value: Any, path: str, *, max_len: int) -> None:
+        """An optional string field with a length limit (a URL, a value, alt text)."""
+        if value is None:
+            return
+        if not isinstance(value, str):
+            self.add("must be a string", path)
+        elif len(value) > max_len:
+            self.add(f"must be less than {max_len + 1} characters", path)
+
+    def image(self, image: dict[str, Any], path: str) -> None:
+        """An image block or image element: ``alt_text`` is required, and one source.
+
+        https://api.slack.com/reference/block-kit/blocks#image and
+        https://api.slack.com/reference/block-kit/block-elements#image
+        """
+        alt_text = image.get("alt_text")
+        if alt_text is None:
+            self.add("missing required field: alt_text", path)
+        elif not isinstance(alt_text, str) or not alt_text:
+            self.add("must be more than 0 characters", f"{path}/alt_text")
+        else:
+            self.string(alt_text, f"{path}/alt_text", max_len=MAX_ALT_TEXT)
+        if image.get("image_url") is None and image.get("slack_file") is None:
+            self.add("must provide either image_url or slack_file", path)
+        self.string(image.get("image_url"), f"{path}/image_url", max_len=MAX_URL)
+
     def element(self, element: dict[str, Any], path: str) -> None:
         kind = element.get("type")
         action_id = element.get("action_id")
         if isinstance(action_id, str) and len(action_id) > 255:
             self.add("must be less than 256 characters", f"{path}/action_id")
-        if kind == "button":
+        if element.get("placeholder") is not None:  # composition-objects: plain_text, max 150
+            self.text(element["placeholder"], f"{path}/placeholder", max_len=MAX_PLACEHOLDER, plain_only=True)
+        if kind == "image":
+            self.image(element, path)
+        elif kind == "button":
             self.text(element.get("text"), f"{path}/text", max_len=75, plain_only=True)
             value = element.get("value")
             if isinstance(value, str) and len(value) > 2000:
                 self.add("must be less than 2001 characters", f"{path}/value")
+            self.string(element.get("url"), f"{path}/url", max_len=MAX_URL)  # block-elements#button
             if element.get("style") not in (None, "primary", "danger"):
                 self.add("must be one of: primary, danger", f"{path}/style")
         elif kind in ("static_select", "multi_static_select", "overflow", "checkboxes", "radio_buttons"):
@@ -127,6 +171,17 @@ class _Checker:
             self.add("must be more than 0 characters", f"{path}/value")
         elif len(value) > 150:
             self.add("must be less than 151 characters", f"{path}/value")
+
+    def context_element(self, item: Any, path: str) -> None:
+        """A context block holds image elements and text objects only (no buttons, no selects)."""
+        if not isinstance(item, dict):
+            self.add("expected object", path)
+        elif item.get("type") not in CONTEXT_ELEMENT_TYPES:
+            self.add(f"unsupported type: {item.get('type')}", f"{path}/type")
+        elif item["type"] == "image":
+            self.image(item, path)
+        else:
+            self.text(item, path, max_len=3000)
 
     def block(self, block: Any, path: str, seen: set[str]) -> None:
         if not isinstance(block, dict):
@@ -169,6 +224,13 @@ class _Checker:
                 self.add("must have at least 1 item", f"{path}/elements")
             elif len(elements) > 10:
                 self.add("must have no more than 10 items", f"{path}/elements")
+            else:
+                for i, item in enumerate(elements):
+                    self.context_element(item, f"{path}/elements/{i}")
+        elif kind == "image":
+            self.image(block, path)
+            if block.get("title") is not None:
+                self.text(block["title"], f"{path}/title", max_len=2000, plain_only=True)
         elif kind == "input":
             self.text(block.get("label"), f"{path}/label", max_len=2000, plain_only=True)
             if not isinstance(block.get("element"), dict):
@@ -195,6 +257,25 @@ def check_blocks(blocks: Any, *, root: str = "/blocks", max_blocks: int = MAX_ME
     for i, block in enumerate(blocks):
         checker.block(block, f"/{i}", seen)
     return checker.problems
+
+
+def check_attachments(attachments: Any) -> list[str]:
+    """Problems with secondary attachments: each an object, any ``blocks`` in it checked as blocks.
+
+    Slack answers these with ``invalid_attachments`` and pointers into ``/attachments``
+    (https://api.slack.com/methods/chat.postMessage#errors).
+    """
+    checker = _Checker("/attachments")
+    if not isinstance(attachments, list):
+        checker.add("expected array", "")
+        return checker.problems
+    problems = checker.problems
+    for i, attachment in enumerate(attachments):
+        if not isinstance(attachment, dict):
+            checker.add("expected object", f"/{i}")
+        elif attachment.get("blocks") is not None:
+            problems += check_blocks(attachment["blocks"], root=f"/attachments/{i}/blocks")
+    return problems
 
 
 def check_view(view: Any) -> list[str]:

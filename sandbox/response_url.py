@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.appkey import sandbox_of
-from sandbox.blocks import check_blocks, fill_ids
+from sandbox.blocks import check_attachments, check_blocks, fill_ids
 from sandbox.config import SandboxConfig
 from sandbox.errors import SlackError
 from sandbox.workspace import Workspace
@@ -77,6 +77,10 @@ def apply_response(ws: Workspace, hook: Hook, body: dict[str, Any], source: str)
         if problems:
             raise SlackError("invalid_blocks", errors=problems)
         fill_ids(blocks)
+    if attachments is not None:
+        problems = check_attachments(attachments)
+        if problems:
+            raise SlackError("invalid_attachments", errors=problems)
     if body.get("delete_original"):
         if hook.source_ts is None:
             raise SlackError("message_not_found")

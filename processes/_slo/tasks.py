@@ -46,7 +46,7 @@ class SLOConfig(BaseModel):
 @task
 def load_config(_: None) -> SLOConfig:
     slo, prom = SLOSettings(), PrometheusSettings()
-    return SLOConfig(**slo.model_dump(), prometheus_url=prom.url or None,
+    return SLOConfig(**slo.model_dump(), prometheus_url=prom.public_url,
                      rules_dir=str(prom.rules_dir) if prom.rules_dir else None)
 
 

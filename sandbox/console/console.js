@@ -852,12 +852,12 @@
     pending.clear();
     const run = {
       channel: refreshChannel, thread: refreshThread, ephemerals: refreshEphemerals, modal: refreshModal,
+      // Always a promise: a bare null here threw on .catch and dropped the other refreshes of this flush.
       home: async () => { if (state.surface === "home") await refreshHome(); },
       channels: refreshChannels, app: refreshApp,
     };
     try {
-      // Promise.resolve: a job may finish synchronously; one failed refresh must not stop the others.
-      await Promise.all(jobs.map((j) => Promise.resolve().then(run[j]).catch((e) => console.warn("refresh", j, e))));
+      await Promise.all(jobs.map((j) => run[j]().catch((e) => console.warn("refresh", j, e))));
     } finally {
       flushing = null;
       if (pending.size) schedule();

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.errors import SlackError
-from sandbox.methods.content import read_content, read_thread_ts
+from sandbox.methods.content import Metadata, read_content, read_metadata, read_thread_ts
 from sandbox.methods.registry import Call, method
 
 
@@ -16,11 +16,11 @@ async def post_message(call: Call) -> dict[str, Any]:
     ws.require_bot_can_post(channel)
     content = read_content(args)
     thread_ts = read_thread_ts(args)
-    metadata = args.json("metadata", error="invalid_metadata_format")
+    metadata = read_metadata(args)
     message = ws.post(channel, ws.bot, text=content.text or "", blocks=content.blocks,
                       attachments=content.attachments, thread_ts=thread_ts,
-                      broadcast=args.flag("reply_broadcast"), metadata=metadata)
-    return {"channel": channel.id, "ts": message.ts, "message": ws.render(message)}
+                      broadcast=args.flag("reply_broadcast"), metadata=metadata.value)
+    return {"channel": channel.id, "ts": message.ts, "message": ws.render(message), **_warning(metadata)}
 
 
 @method("chat.update")
@@ -32,9 +32,18 @@ async def update(call: Call) -> dict[str, Any]:
     content = read_content(args, require=False)
     if content.text is None and content.blocks is None and content.attachments is None:
         raise SlackError("no_text")
+    metadata = read_metadata(args)
     message = ws.update(channel, ts, ws.bot, text=content.text, blocks=content.blocks,
-                        attachments=content.attachments, metadata=args.json("metadata"))
-    return {"channel": channel.id, "ts": ts, "text": message.text, "message": ws.render(message)}
+                        attachments=content.attachments, metadata=metadata.value)
+    return {"channel": channel.id, "ts": ts, "text": message.text, "message": ws.render(message),
+            **_warning(metadata)}
+
+
+def _warning(metadata: Metadata) -> dict[str, Any]:
+    """Slack's non-fatal ``warning`` field (and its response_metadata form) for ignored metadata."""
+    if metadata.warning is None:
+        return {}
+    return {"warning": metadata.warning, "response_metadata": {"warnings": [metadata.warning]}}
 
 
 @method("chat.postEphemeral")
