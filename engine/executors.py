@@ -8,8 +8,10 @@ list passed to ``create_subprocess_exec``: no shell ever sees chat text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any, get_type_hints
 from pydantic import TypeAdapter
 
 from engine.context import to_jsonable
+from engine.environment import redact, step_environment
 from engine.registry import TaskDef, get_task
 
 
@@ -78,10 +81,20 @@ async def _read_limited(stream: asyncio.StreamReader | None, limit: int) -> tupl
     return b"".join(chunks).decode(errors="replace"), truncated
 
 
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """Kill the step's whole process group (it has its own session): a timed-out ``sh -c 'sleep'``
+    must not leave the sleep behind, holding the output pipes open."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
 async def run_shell(args: dict[str, Any]) -> dict[str, Any]:
     argv = [str(a) for a in args["argv"]]
     limit = int(args.get("max_output") or 65536)
-    env = {**os.environ, **{str(k): str(v) for k, v in (args.get("env") or {}).items()}}
+    env = step_environment(args.get("env"))
     started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
         *argv, cwd=args.get("cwd") or None, env=env, stdin=asyncio.subprocess.DEVNULL,
@@ -93,8 +106,8 @@ async def run_shell(args: dict[str, Any]) -> dict[str, Any]:
             float(args.get("timeout") or 300),
         )
     except (TimeoutError, asyncio.CancelledError):
-        proc.kill()
+        _kill_group(proc)
         await proc.wait()
         raise
-    return {"argv": argv, "returncode": proc.returncode, "stdout": stdout, "stderr": stderr,
+    return {"argv": argv, "returncode": proc.returncode, "stdout": redact(stdout), "stderr": redact(stderr),
             "truncated": t1 or t2, "duration_s": round(time.monotonic() - started, 3)}
