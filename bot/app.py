@@ -1,8 +1,9 @@
 """The Slack app: Bolt listeners, the Web API client, a transport, and the notifier.
 
 Socket Mode when ``SLACK_APP_TOKEN`` is set (an outbound WebSocket: no public URL needed);
-otherwise HTTP mode, Bolt's aiohttp app on ``/slack/events`` (signed requests) plus
-``GET /healthz``. Either way the same listeners run and the same notifier posts.
+otherwise HTTP mode: an aiohttp app whose ``POST /slack/events`` goes through ``bot.inbound``
+(signature, decoding and shape checked there) to Bolt, plus ``GET /healthz``. Either way the
+same listeners run and the same notifier posts.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bot.commands import register_commands
 from bot.errors import handle_error
 from bot.forms import register_forms
 from bot.home import HomeTab, register_home
+from bot.inbound import door
 from bot.notifier import Notifier
 from bot.permissions import warn_unknown_processes
 from bot.redelivery import register_redelivery_guard
@@ -45,8 +47,10 @@ def web_client(settings: BotSettings) -> AsyncWebClient:
 def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
     # Answered as soon as a listener acks, without Bolt's 10 ms ack poll: see bot/acks.py.
+    # Bolt's own signature check stays off: in HTTP mode bot.inbound verifies every request
+    # before Bolt sees it (and hands Bolt a re-encoded body); Socket Mode needs none.
     app = AsyncApp(client=web_client(settings), signing_secret=secret, process_before_response=True,
-                   request_verification_enabled=not settings.socket_mode)
+                   request_verification_enabled=False)
     register_redelivery_guard(app, engine.redis)
     register_commands(app, engine, settings)
     register_actions(app, engine)
@@ -99,7 +103,9 @@ class Bot:
             await self._socket.connect_async()
             log.info("connected to Slack (Socket Mode)")
         else:
-            http = self.app.web_app(path="/slack/events")
+            assert self.settings.signing_secret is not None
+            http = web.Application()
+            http.router.add_post("/slack/events", door(self.app, self.settings.signing_secret.get_secret_value()))
             http.router.add_get("/healthz", healthz)
             self._runner = web.AppRunner(http, access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()
