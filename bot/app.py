@@ -16,6 +16,8 @@ from aiohttp import web
 from redis.asyncio import Redis
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -69,6 +71,22 @@ async def warm_up(redis: Redis, connections: int = WARM_CONNECTIONS) -> None:
     await asyncio.gather(*(redis.ping() for _ in range(connections)))
 
 
+async def warm_authorization(app: AsyncApp) -> None:
+    """Ask Slack who the bot is (``auth.test``) now, not on the first request.
+
+    Bolt's authorization asks on the first request it handles, before that request's listener
+    can ack: a slow or rate-limited Slack (a 429 says wait 30 s) would make the first person
+    after a restart miss Slack's 3 seconds. Bolt keeps the answer on its middleware, which has no
+    public hook, so it is set there; if Slack cannot be reached yet, Bolt asks later as before.
+    """
+    for middleware in app._async_middleware_list:  # Bolt offers no public way in
+        if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
+            try:
+                middleware.auth_test_result = await app.client.auth_test()
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("auth.test failed at start (%s); Bolt will ask on the first request", exc)
+
+
 async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -97,6 +115,7 @@ class Bot:
         # connection, per call): under a burst of commands that setup was the bot's main CPU cost.
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         self.app.client.session = self._session
+        await warm_authorization(self.app)
         if self.settings.socket_mode:
             assert self.settings.app_token is not None
             self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token.get_secret_value())
