@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.acks import drain
 from bot.actions import register_actions
 from bot.commands import register_commands
+from bot.echoed import register_echo_check
 from bot.errors import handle_error
 from bot.forms import register_forms
 from bot.home import HomeTab, register_home
@@ -53,6 +54,7 @@ def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     # before Bolt sees it (and hands Bolt a re-encoded body); Socket Mode needs none.
     app = AsyncApp(client=web_client(settings), signing_secret=secret, process_before_response=True,
                    request_verification_enabled=False)
+    register_echo_check(app)
     register_redelivery_guard(app, engine.redis)
     register_commands(app, engine, settings)
     register_actions(app, engine)

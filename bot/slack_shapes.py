@@ -51,11 +51,11 @@ class _Common(_Open):
     previous_message: _Open | None = None
     item: _Open | None = None
     assistant_thread: _Open | None = None
-    view: _Open | None = None
+    view: _Open = _Open()  # Bolt reads body["view"] whenever the key is there: never null
     container: _Open | None = None
     function_data: _Open | None = None
     response_url: str | None = None
-    response_urls: list[_Open] | None = None
+    response_urls: list[_Open] = []  # Bolt takes len() of it when the key is there: never null
 
 
 class _Person(_Ref):
@@ -83,6 +83,13 @@ class BlockActions(_Interaction):
 
 class _State(_Open):
     values: dict[str, dict[str, dict[str, Any]]] = {}
+
+
+class InteractiveMessage(_Interaction):
+    """A legacy attachment button: Bolt reads its ``actions[0]`` once it has a ``callback_id``."""
+
+    callback_id: str
+    actions: list[_Action] = Field(min_length=1)
 
 
 class _View(_Open):
@@ -113,6 +120,7 @@ class BlockSuggestion(_Interaction):
 INTERACTIONS: dict[str, type[_Interaction]] = {
     "block_actions": BlockActions, "view_submission": ViewPayload, "view_closed": ViewPayload,
     "shortcut": Shortcut, "message_action": Shortcut, "block_suggestion": BlockSuggestion,
+    "interactive_message": InteractiveMessage,
 }
 """Types we check closely. Any other ``type`` still gets the common checks; Bolt answers it 404."""
 
