@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class _Open(BaseModel):
@@ -38,6 +38,9 @@ Ref = str | _Ref | None
 """Bolt's context accepts either a bare id or an object with one."""
 
 
+NEVER_NULL = ("event", "view", "response_urls")
+
+
 class _Common(_Open):
     """What Bolt's context builders read from every body (``slack_bolt.request.internals``)."""
 
@@ -47,15 +50,26 @@ class _Common(_Open):
     enterprise: Ref = None
     authorizations: list[_Common] | None = None  # Bolt reads authorizations[0] like the body
     event: _Common | None = None
-    message: _Open | None = None
-    previous_message: _Open | None = None
-    item: _Open | None = None
-    assistant_thread: _Open | None = None
-    view: _Open = _Open()  # Bolt reads body["view"] whenever the key is there: never null
+    message: _Common | None = None  # Bolt looks for the user, channel and thread in these too
+    previous_message: _Common | None = None
+    item: _Common | None = None
+    assistant_thread: _Common | None = None
+    view: _Open | None = None
     container: _Open | None = None
     function_data: _Open | None = None
     response_url: str | None = None
-    response_urls: list[_Open] = []  # Bolt takes len() of it when the key is there: never null
+    response_urls: list[_Open] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _present_means_not_null(cls, data: Any) -> Any:
+        """Bolt reads these whenever the key is there (``body.get("event", {}).get(...)``,
+        ``body["view"].get(...)``, ``len(body["response_urls"])``): present, they must not be null."""
+        if isinstance(data, dict):
+            for key in NEVER_NULL:
+                if key in data and data[key] is None:
+                    raise ValueError(f"{key} is null")
+        return data
 
 
 class _Person(_Ref):
@@ -135,7 +149,7 @@ class EventCallback(_Common):
     event: _Event  # type: ignore[assignment]  # required in a callback, and typed
 
 
-class UrlVerification(_Open):
+class UrlVerification(_Common):
     type: str
     challenge: str
 

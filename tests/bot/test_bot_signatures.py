@@ -5,7 +5,9 @@ exactly one run, and Slack's retry of the same command (``X-Slack-Retry-Num``) s
 
 Whatever a refused request contains, it gets a 401 and causes no Slack call: a timestamp that is
 not a number, a body that is not UTF-8. A signed but malformed one (an interaction that is not an
-object, ``actions: []``, a view without ``type``) gets a 400 and logs no traceback (``bot.inbound``).
+object, ``actions: []``, a view without ``type``) gets a 400 and logs no traceback (``bot.inbound``),
+and two properties (hypothesis) send signed interactions and events that are mostly what Slack
+sends: every one is answered 200, 400 or 404, never 5xx, and nothing logs a traceback.
 
 Requests are POSTed straight to the bot's ``/slack/events``, signed with the sandbox's own
 signing code, so the headers are exactly what the test says and nothing else.
@@ -22,7 +24,6 @@ from typing import Any
 import aiohttp
 import pytest
 from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot import acks
@@ -31,6 +32,7 @@ from sandbox import SandboxServer
 from sandbox.http_delivery import encode_body
 from sandbox.signing import signature, signed_headers
 from tests.bot.conftest import Harness, Slack
+from tests.bot.fuzz_payloads import EVENTS, INTERACTIONS
 from tests.sandbox.control_client import eventually
 
 QUIET = 0.3
@@ -244,47 +246,27 @@ async def test_other_content_types_are_refused(server: SandboxServer, bot_url: s
                       content_type="text/plain") == 415
 
 
-def _json_values() -> st.SearchStrategy[Any]:
-    scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=4) | st.sampled_from(
-        ["shepherd_approve", "shepherd_fill_in", "U0ALICE", "C0OPS", '{"run": "r", "gate": "g"}'])
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["id", "type", "value", "action_id", "callback_id", "private_metadata", "state", "values",
-                         "user", "channel", "x"]), inner, max_size=4), max_leaves=8)
+async def _answered_without_traceback(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str],
+                                      caplog: pytest.LogCaptureFixture, **post_args: Any) -> None:
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        status = await post(http, url, body, headers, **post_args)
+        await acks.drain()  # work a listener does after its ack has ended (and logged) by now
+    event(f"status {status}")
+    assert status in (200, 400, 404), (status, body)
+    tracebacks = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert not tracebacks, [r.getMessage() for r in tracebacks]
 
 
-ANY = _json_values()
-
-
-def mostly(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Usually what Slack sends, sometimes anything: most examples get past the shape check."""
-    return st.integers(0, 9).flatmap(lambda roll: ANY if roll == 0 else valid)
-
-
-REF = st.sampled_from(['{"run": "r0", "gate": "g0"}', '{"run": "r0"}', "not json", "[]", ""]) | st.text(max_size=6)
-CONTEXT = st.sampled_from(['{"run": "r0", "gate": "g0", "channel": "C0OPS"}', '{"process": "gate-demo", '
-                           '"channel": "C0OPS"}', '{"process": "nope", "channel": "C0OPS"}', "{}", "null", "x"])
-ACTION = st.fixed_dictionaries({"action_id": mostly(st.sampled_from(["shepherd_approve", "shepherd_reject",
-                                                                     "shepherd_fill_in", "other"]))},
-                               optional={"value": mostly(REF), "block_id": mostly(st.just("b")), "type": ANY})
-INPUT = st.fixed_dictionaries({}, optional={"value": ANY, "type": ANY, "selected_option": ANY})
-STATE = st.fixed_dictionaries({"values": mostly(st.dictionaries(
-    st.sampled_from(["field:target", "shepherd_reason", "field:hours"]),
-    st.dictionaries(st.sampled_from(["value", "reason"]), INPUT, max_size=2), max_size=2))})
-VIEW = st.fixed_dictionaries({
-    "id": mostly(st.just("V0X")), "type": mostly(st.just("modal")), "private_metadata": mostly(CONTEXT),
-    "callback_id": mostly(st.sampled_from(["shepherd_start_form", "shepherd_answer_form", "shepherd_reject_reason"])),
-    "state": mostly(STATE)})
-INTERACTIONS = st.fixed_dictionaries(
-    {"type": mostly(st.sampled_from(["block_actions", "view_submission", "view_closed", "shortcut",
-                                     "message_action", "block_suggestion", "interactive_message"])),
-     "user": mostly(st.just({"id": "U0ALICE", "team_id": "T0SANDBOX"}))},
-    optional={"channel": mostly(st.just({"id": "C0OPS"})), "view": mostly(VIEW),
-              "actions": mostly(st.lists(ACTION, min_size=1, max_size=2)),
-              "team": mostly(st.just({"id": "T0SANDBOX"})), "trigger_id": mostly(st.just("1.2.3")),
-              "message": mostly(st.fixed_dictionaries({"ts": st.just("1.0")}, optional={"thread_ts": ANY})),
-              "container": mostly(st.just({"type": "message"})), "callback_id": mostly(st.just("c")),
-              "action_id": mostly(st.just("a")), "response_urls": mostly(st.just([])),
-              "authorizations": mostly(st.just([{"team_id": "T0SANDBOX"}])), "enterprise": mostly(st.none())})
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # one bot for every example
+@given(payload=EVENTS)
+async def test_any_signed_event_gets_an_answer_not_an_error(
+        payload: dict[str, Any], server: SandboxServer, bot_url: str, http: aiohttp.ClientSession,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Property: the same for Events API bodies (JSON)."""
+    body = json.dumps(payload).encode()
+    await _answered_without_traceback(http, bot_url, body, signed_headers(server.signing_secret, body), caplog,
+                                      content_type="application/json")
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # one bot for every example
@@ -295,11 +277,4 @@ async def test_any_signed_interaction_gets_an_answer_not_an_error(
     """Property: whatever a signed interaction holds, the door answers it (200, 400 or Bolt's 404 for
     what no listener handles), never 5xx, and nothing logs a traceback."""
     body = interaction_body(payload)
-    caplog.clear()
-    with caplog.at_level(logging.INFO):
-        status = await post(http, bot_url, body, signed_headers(server.signing_secret, body))
-        await acks.drain()  # work a listener does after its ack has ended (and logged) by now
-    event(f"status {status}")
-    assert status in (200, 400, 404), (status, payload)
-    tracebacks = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
-    assert not tracebacks, [r.getMessage() for r in tracebacks]
+    await _answered_without_traceback(http, bot_url, body, signed_headers(server.signing_secret, body), caplog)
