@@ -3,10 +3,11 @@
 Bolt reads a request's fields on trust: ``body["actions"][0]``, ``body["view"]["type"]``,
 ``"id" in body["user"]``. A signed body that breaks one of those assumptions (``actions=[]``,
 a view without ``type``, a list where Slack sends an object) raised inside Bolt, answered 500
-and logged a traceback. ``problem`` checks every field that Bolt's context builders, its
-listener matchers and our listeners read, as Slack documents them, and names the first one
-that is wrong, so the door answers 400 instead. Fields nobody reads are left alone (Slack adds
-fields over time; refusing them would break the bot on Slack's next change).
+and logged a traceback. ``command_problem``, ``interaction_problem`` and ``event_problem``
+check every field that Bolt's context builders, its listener matchers and our listeners read,
+as Slack documents them, and name the first one that is wrong, so the door answers 400
+instead. Fields nobody reads are left alone (Slack adds fields over time; refusing them would
+break the bot on Slack's next change).
 
 Payload references: https://api.slack.com/reference/interaction-payloads/block-actions,
 https://api.slack.com/reference/interaction-payloads/views,
@@ -91,8 +92,7 @@ class _Action(_Open):
 class BlockActions(_Interaction):
     actions: list[_Action] = Field(min_length=1)  # Bolt reads actions[0]
     trigger_id: str | None = None
-    channel: _Ref | None = None
-    message: _Open | None = None
+    channel: _Ref | None = None  # an object in a click; the listeners read channel.id
 
 
 class _State(_Open):
