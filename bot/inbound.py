@@ -29,7 +29,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -61,7 +61,7 @@ class Refused(Exception):
         self.status, self.reason = status, reason
 
 
-def verify(secret: str, headers: Any, body: bytes, now: float) -> None:
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> None:
     """Raise ``Refused(401)`` unless ``body`` carries Slack's valid, fresh signature.
 
     The HMAC is over the raw bytes, so a body that is not UTF-8 is verified (and, signed by
@@ -143,7 +143,7 @@ def bolt_request(request: web.Request, body: dict[str, Any]) -> AsyncBoltRequest
 
 
 def door(app: AsyncApp, signing_secret: str,
-         now: Callable[[], float] = time.time) -> Callable[[web.Request], Any]:
+         now: Callable[[], float] = time.time) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler for ``POST /slack/events``."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
