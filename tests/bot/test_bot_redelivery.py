@@ -22,7 +22,8 @@ from tests.sandbox.control_client import Control, eventually
 
 def slow_first_delivery(harness: Harness, seconds: float) -> None:
     """Make the bot slower than Slack's ack timeout on first deliveries only (as an overloaded
-    bot would be), so the sandbox redelivers while the first is still being handled."""
+    bot would be), so the sandbox redelivers an event while the first is still being handled
+    (and a command or click is answered late, and not sent again)."""
     assert harness.bot is not None
 
     @harness.bot.app.middleware
