@@ -100,7 +100,9 @@ def loaded_form(ref: str | None) -> type[BaseModel] | None:
     import. The engine checks the answer against the journal's own form again in any case."""
     module_name, _, qualname = (ref or "").partition(":")
     obj: Any = sys.modules.get(module_name)
-    for part in qualname.split(".") if obj is not None and qualname else ():
+    if obj is None or not qualname:
+        return None
+    for part in qualname.split("."):
         obj = getattr(obj, part, None)
     return obj if isinstance(obj, type) and issubclass(obj, BaseModel) else None
 
