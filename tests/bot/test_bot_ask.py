@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from pydantic import BaseModel, Field
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.forms import loaded_form
 from engine import Approvers, Context, process
@@ -131,3 +132,22 @@ def test_a_form_named_in_modal_metadata_is_looked_up_never_imported() -> None:
     assert loaded_form("json:JSONDecoder") is None  # a class, but not a form
     assert loaded_form("antigravity:Anything") is None and "antigravity" not in sys.modules
     assert loaded_form(None) is None and loaded_form("") is None
+
+
+async def test_a_form_opened_by_the_previous_version_still_answers(harness: Harness, slack: Slack,
+                                                                   control: Control, client: ShepherdClient) -> None:
+    """A modal opened before the form's path was carried in its metadata finds it in the journal."""
+    _, ask = await _ask(slack)
+    run_id = (await client.list_runs())[0]["id"]
+    view = await _open(control, "U0BOB", ask["ts"])
+    old = {k: v for k, v in json.loads(view["private_metadata"]).items() if k != "form"}
+    web = AsyncWebClient(token=harness.server.bot_token, base_url=harness.server.api_url)
+    definition = {k: view[k] for k in ("type", "callback_id", "title", "submit", "close", "blocks")}
+    await web.views_update(view_id=view["id"], view={**definition, "private_metadata": json.dumps(old)})
+    shown = (await control.get(f"/views/{view['id']}"))["view"]
+    assert "form" not in json.loads(shown["private_metadata"])
+    values = {"field:user": {"value": "U0CAROL"}, "field:hours": {"value": "3"}}
+    submitted = await control.post("/views/submit", {"user": "U0BOB", "view_id": view["id"], "values": values})
+    assert submitted["ack"] == {"response_action": "clear"}
+    run = await wait_for(client, run_id)
+    assert json.loads(run.meta["result"]) == {"user": "U0CAROL", "hours": 3, "handover": False}
