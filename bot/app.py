@@ -1,8 +1,9 @@
 """The Slack app: Bolt listeners, the Web API client, a transport, and the notifier.
 
 Socket Mode when ``SLACK_APP_TOKEN`` is set (an outbound WebSocket: no public URL needed);
-otherwise HTTP mode, Bolt's aiohttp app on ``/slack/events`` (signed requests) plus
-``GET /healthz``. Either way the same listeners run and the same notifier posts.
+otherwise HTTP mode: an aiohttp app whose ``POST /slack/events`` goes through ``bot.inbound``
+(signature, decoding and shape checked there) to Bolt, plus ``GET /healthz``. Either way the
+same listeners run and the same notifier posts.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ from aiohttp import web
 from redis.asyncio import Redis
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.acks import drain
 from bot.actions import register_actions
 from bot.commands import register_commands
+from bot.echoed import register_echo_check
 from bot.errors import handle_error
 from bot.forms import register_forms
 from bot.home import HomeTab, register_home
+from bot.inbound import door
 from bot.notifier import Notifier
 from bot.permissions import warn_unknown_processes
 from bot.redelivery import register_redelivery_guard
@@ -45,8 +50,11 @@ def web_client(settings: BotSettings) -> AsyncWebClient:
 def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
     # Answered as soon as a listener acks, without Bolt's 10 ms ack poll: see bot/acks.py.
+    # Bolt's own signature check stays off: in HTTP mode bot.inbound verifies every request
+    # before Bolt sees it (and hands Bolt a re-encoded body); Socket Mode needs none.
     app = AsyncApp(client=web_client(settings), signing_secret=secret, process_before_response=True,
-                   request_verification_enabled=not settings.socket_mode)
+                   request_verification_enabled=False)
+    register_echo_check(app)
     register_redelivery_guard(app, engine.redis)
     register_commands(app, engine, settings)
     register_actions(app, engine)
@@ -63,6 +71,22 @@ once) would otherwise open them one by one while people wait for their acks."""
 async def warm_up(redis: Redis, connections: int = WARM_CONNECTIONS) -> None:
     """Open ``connections`` pooled connections now (concurrent PINGs each take one)."""
     await asyncio.gather(*(redis.ping() for _ in range(connections)))
+
+
+async def warm_authorization(app: AsyncApp) -> None:
+    """Ask Slack who the bot is (``auth.test``) now, not on the first request.
+
+    Bolt's authorization asks on the first request it handles, before that request's listener
+    can ack: a slow or rate-limited Slack (a 429 says wait 30 s) would make the first person
+    after a restart miss Slack's 3 seconds. Bolt keeps the answer on its middleware, which has no
+    public hook, so it is set there; if Slack cannot be reached yet, Bolt asks later as before.
+    """
+    for middleware in app._async_middleware_list:  # Bolt offers no public way in
+        if isinstance(middleware, AsyncSingleTeamAuthorization) and middleware.auth_test_result is None:
+            try:
+                middleware.auth_test_result = await app.client.auth_test()
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("auth.test failed at start (%s); Bolt will ask on the first request", exc)
 
 
 async def healthz(_: web.Request) -> web.Response:
@@ -93,13 +117,16 @@ class Bot:
         # connection, per call): under a burst of commands that setup was the bot's main CPU cost.
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         self.app.client.session = self._session
+        await warm_authorization(self.app)
         if self.settings.socket_mode:
             assert self.settings.app_token is not None
             self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token.get_secret_value())
             await self._socket.connect_async()
             log.info("connected to Slack (Socket Mode)")
         else:
-            http = self.app.web_app(path="/slack/events")
+            assert self.settings.signing_secret is not None
+            http = web.Application()
+            http.router.add_post("/slack/events", door(self.app, self.settings.signing_secret.get_secret_value()))
             http.router.add_get("/healthz", healthz)
             self._runner = web.AppRunner(http, access_log=None, shutdown_timeout=2.0)
             await self._runner.setup()

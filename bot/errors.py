@@ -31,17 +31,14 @@ STORE_DOWN = ("Shepherd cannot reach its state store (Redis) right now. Try agai
 """An outage, not a bug: said plainly, without an error id."""
 
 
-def user_message(error: BaseException, *, mrkdwn: bool = True) -> tuple[str, bool]:
-    """(text for the person, whether it was expected). Expected errors are not logged as bugs.
-
-    ``mrkdwn=False`` for places Slack shows as plain text (a modal's inline errors), where a
-    mention would show as its raw ``<@U…>``."""
+def user_message(error: BaseException) -> tuple[str, bool]:
+    """(text for the person, whether it was expected). Expected errors are not logged as bugs."""
     if isinstance(error, ArgumentError):
         return "\n".join(f"• {line}" for line in error.lines), True
     if isinstance(error, GateClosed) and error.by:
         text = str(error).replace(f" by {error.by}", f" by {mention(error.by)}")
         return f"This gate is closed: {text}", True
-    if isinstance(error, NotAllowed) and error.gate is not None and error.who and mrkdwn:
+    if isinstance(error, NotAllowed) and error.gate is not None and error.who:
         text = str(error).replace(error.who, who_may_act({**error.gate, "four_eyes": False}))
         return text[:1].upper() + text[1:], True
     if isinstance(error, ShepherdError):

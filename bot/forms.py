@@ -7,13 +7,17 @@ the command line gave. A submission is validated by ``engine.arguments``; proble
 inline (``response_action: errors``, keyed by block), otherwise the modal is cleared and the
 run started once, deduplicated on the view id (Slack may deliver a submission twice).
 
-Answer forms: an ask's "Fill in" button opens a modal built from the ask's form model; the
-submission goes to ``ShepherdClient.answer``, whose refusals (not an assignee, already
-answered, run closed) come back inline on the form. The notifier then edits the ask message.
+Answer forms: an ask's "Fill in" button opens a modal built from the ask's form model; a
+submission is checked against that model (inline errors), acknowledged, and only then given to
+``ShepherdClient.answer``. Slack allows 3 seconds for the acknowledgement, and the answer needs
+the person's groups from Slack (rate-limited: a 429 says wait 30 s) and Redis, so those wait
+until after it; the engine's refusals (not an assignee, already answered, run closed) reach the
+person as an ephemeral, as the start form's do. The notifier then edits the ask message.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from pydantic import BaseModel
@@ -23,14 +27,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.acks import answer_at_ack
 from bot.actions import from_home, member_groups
-from bot.errors import reported, tell, user_message
-from bot.ids import ActionId, CallbackId, GateRef, RejectContext, StartContext
+from bot.errors import reported, tell
+from bot.ids import ActionId, AnswerContext, CallbackId, GateRef, StartContext
 from bot.permissions import Permissions, check_start
-from bot.render.form import block_id, form_blocks, read_submission
+from bot.render.form import form_blocks, read_submission
 from bot.render.text import short
 from engine.arguments import ArgumentError, missing_required, parse_arguments
 from engine.client import ShepherdClient, import_form
-from engine.errors import ShepherdError, UnknownGate
+from engine.errors import UnknownGate
 from engine.registry import ProcessDef, get_process
 
 TRIGGER_PROBLEMS = ("expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id")
@@ -70,7 +74,7 @@ async def open_start_form(client: AsyncWebClient, command: str, definition: Proc
     return None
 
 
-def answer_modal(title: str, form: type[BaseModel], ctx: RejectContext) -> dict[str, Any]:
+def answer_modal(title: str, form: type[BaseModel], ctx: AnswerContext) -> dict[str, Any]:
     return {
         "type": "modal", "callback_id": CallbackId.ANSWER_FORM, "private_metadata": ctx.model_dump_json(),
         "title": {"type": "plain_text", "text": "Answer"}, "submit": {"type": "plain_text", "text": "Send"},
@@ -80,13 +84,27 @@ def answer_modal(title: str, form: type[BaseModel], ctx: RejectContext) -> dict[
     }
 
 
-async def ask_form(engine: ShepherdClient, run_id: str, key: str) -> tuple[str, type[BaseModel]]:
-    """The ask's title and form model, from its request in the journal."""
+async def ask_form(engine: ShepherdClient, run_id: str, key: str) -> tuple[str, str]:
+    """The ask's title and its form's import path, from its request in the journal."""
     request = next((e for e in await engine.store.read_journal(run_id)
                     if e["type"] == "effect_requested" and e["key"] == key and e["kind"] == "ask"), None)
     if request is None:
         raise UnknownGate(run_id, key, "question")
-    return str(request["args"].get("title") or key), import_form(request["args"]["form"])
+    return str(request["args"].get("title") or key), str(request["args"]["form"])
+
+
+def loaded_form(ref: str | None) -> type[BaseModel] | None:
+    """The form model ``ref`` names, if its module is already loaded (process modules are, at start).
+
+    The ref comes back from Slack in a modal's metadata: it may name a class, never cause an
+    import. The engine checks the answer against the journal's own form again in any case."""
+    module_name, _, qualname = (ref or "").partition(":")
+    obj: Any = sys.modules.get(module_name)
+    if obj is None or not qualname:
+        return None
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return obj if isinstance(obj, type) and issubclass(obj, BaseModel) else None
 
 
 def register_forms(app: AsyncApp, engine: ShepherdClient, permissions: Permissions | None = None) -> None:
@@ -97,31 +115,27 @@ def register_forms(app: AsyncApp, engine: ShepherdClient, permissions: Permissio
         await ack()
         ref = GateRef.model_validate_json(body["actions"][0]["value"])
         await from_home(engine, body, ref.run)
-        title, form = await ask_form(engine, ref.run, ref.gate)
+        title, form_ref = await ask_form(engine, ref.run, ref.gate)
         message = body.get("message") or {}
-        ctx = RejectContext(run=ref.run, gate=ref.gate, channel=(body.get("channel") or {}).get("id", ""),
-                            thread_ts=message.get("thread_ts"))
-        await client.views_open(trigger_id=body["trigger_id"], view=answer_modal(title, form, ctx))
+        ctx = AnswerContext(run=ref.run, gate=ref.gate, channel=(body.get("channel") or {}).get("id", ""),
+                            thread_ts=message.get("thread_ts"), form=form_ref)
+        await client.views_open(trigger_id=body["trigger_id"], view=answer_modal(title, import_form(form_ref), ctx))
 
     @app.view(CallbackId.ANSWER_FORM)
     @answer_at_ack
     @reported
     async def on_answer(ack: Any, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        ctx = RejectContext.model_validate_json(view["private_metadata"])
-        _, form = await ask_form(engine, ctx.run, ctx.gate)
+        ctx = AnswerContext.model_validate_json(view["private_metadata"])
+        form = loaded_form(ctx.form) or import_form((await ask_form(engine, ctx.run, ctx.gate))[1])
         answer, errors = read_submission(form, view["state"]["values"])
         if answer is None:
             await ack(response_action="errors", errors=errors)
             return
-        user = body["user"]["id"]
-        try:
-            groups = await member_groups(client, engine, ctx, user)
-            await engine.answer(ctx.run, ctx.gate, user=user, values=answer.model_dump(mode="json"), groups=groups)
-        except ShepherdError as exc:  # not an assignee, already answered, run closed: shown on the form
-            first = block_id(next(iter(form.model_fields)))
-            await ack(response_action="errors", errors={first: user_message(exc, mrkdwn=False)[0]})
-            return
         await ack(response_action="clear")
+        user = body["user"]["id"]
+        groups = await member_groups(client, engine, ctx, user)
+        # not an assignee, already answered, run closed: raised, and told to the person by bot.errors
+        await engine.answer(ctx.run, ctx.gate, user=user, values=answer.model_dump(mode="json"), groups=groups)
 
     @app.view(CallbackId.START_FORM)
     @answer_at_ack

@@ -48,6 +48,14 @@ class RejectContext(GateRef):
     thread_ts: str | None = None
 
 
+class AnswerContext(RejectContext):
+    """The answer modal's ``private_metadata``: the ask, where to answer, and its form's import path
+    (so a submission is checked without reading the journal before the ack). Modals opened before
+    the form was carried here have none, and fall back to the journal."""
+
+    form: str | None = None
+
+
 class StartContext(BaseModel):
     """The start form's ``private_metadata``: which process, and where ``/run`` was typed."""
 

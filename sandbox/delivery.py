@@ -1,9 +1,14 @@
 """Getting a request to the app and its acknowledgement back, over whichever transport it uses.
 
-Slack gives an app 3 seconds to acknowledge; when it does not, Slack retries (``retry_attempt``
-/ ``X-Slack-Retry-Num``). The sandbox retries exactly once, records every attempt's outcome and
-latency, and notices acknowledgements that arrive too late, so a slow or lost ack is visible
-in a test rather than silently absorbed.
+Slack gives an app 3 seconds to acknowledge. Only Events API deliveries are retried when it
+does not (``retry_attempt`` / ``X-Slack-Retry-Num``,
+https://api.slack.com/apis/connections/events-api#retries); a slash command, a click or a form
+submission is sent once, and a late or missing ack shows the person an error instead
+(https://api.slack.com/interactivity/slash-commands#responding_basic_receipt,
+https://api.slack.com/interactivity/handling#acknowledgment_response). The sandbox does the
+same: an event is retried exactly once, anything else never. Every attempt's outcome and
+latency is recorded, and an event's first ack arriving during its retry is noticed, so a slow
+or lost ack is visible in a test rather than silently absorbed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ from sandbox.records import Attempt, Delivery, Recorder
 from sandbox.socket_mode import Ack, SocketHub
 
 HTTP_RETRY_REASONS = {"timeout": "http_timeout", "connection_failed": "connection_failed", "http_error": "http_error"}
+
+RETRIED_KINDS = frozenset({"events_api"})
+"""The only kind of delivery Slack sends again (see the module docstring)."""
+
+
+def attempt_numbers(kind: str) -> tuple[int, ...]:
+    """The attempts a delivery of ``kind`` gets: a first one, and a retry for events only."""
+    return (0, 1) if kind in RETRIED_KINDS else (0,)
 
 
 class Deliverer:
@@ -39,7 +52,7 @@ class Deliverer:
 
     async def deliver(self, kind: str, payload: dict[str, Any], *, accepts_response_payload: bool = False,
                       signing: str = "valid") -> Delivery:
-        """Deliver (and redeliver once if needed); the returned record says whether and how it was acked."""
+        """Deliver (an event again once if needed); the returned record says whether and how it was acked."""
         record = self.recorder.delivery(kind, payload)
         if self.config.request_url:
             await self._over_http(record, self.config.request_url, signing)
@@ -50,7 +63,7 @@ class Deliverer:
 
     async def _over_http(self, record: Delivery, url: str, signing: str) -> None:
         reason: str | None = None
-        for number in (0, 1):
+        for number in attempt_numbers(record.kind):
             attempt, ack = await self.http.post(url, record.kind, record.payload, number=number,
                                                 retry_reason=reason, signing=signing)
             record.attempts.append(attempt)
@@ -63,7 +76,7 @@ class Deliverer:
     async def _over_socket(self, record: Delivery, accepts_response_payload: bool) -> None:
         waiting: dict[asyncio.Future[Ack], tuple[Attempt, float]] = {}
         try:
-            for number in (0, 1):
+            for number in attempt_numbers(record.kind):
                 conn = await self.hub.wait_for_connection(self.config.connect_wait)
                 if conn is None:
                     record.attempts.append(Attempt(number, "socket_mode", outcome="no_connection"))

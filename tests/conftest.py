@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
@@ -26,6 +27,14 @@ pytest_plugins = ["tests.preflight"]  # one line, before anything runs, when a n
 
 for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
     os.environ.pop(proxy, None)
+
+# Property tests: a fixed, reproducible budget in `make test` (derandomized: the same examples on
+# every run, so a failure is never a fluke of the seed), and a longer randomized one in CI's slow
+# pass (SHEPHERD_HYPOTHESIS_PROFILE=ci). No deadline: end-to-end examples go through Redis and the
+# sandbox, where one slow example is load on a shared machine, not a bug.
+hypothesis_settings.register_profile("make-test", max_examples=100, deadline=None, derandomize=True, database=None)
+hypothesis_settings.register_profile("ci", max_examples=400, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("SHEPHERD_HYPOTHESIS_PROFILE", "make-test"))
 
 
 @pytest.fixture(scope="session")

@@ -76,3 +76,13 @@ async def test_run_help_lists_the_slo_processes(harness: Harness, slack: Slack) 
     said = await slack.wait_ephemeral("U0ALICE", "slo-setup service=... target=...")
     assert any("slo-review service=... target=..." in text and "Define a service level objective" in text
                for text in said), said
+
+
+async def test_a_service_named_payload_starts_in_both_transports(harness: Harness, slack: Slack,  # noqa: F811
+                                                                 client: ShepherdClient) -> None:
+    """Issue 10's text: Bolt took any form containing "payload" for an interaction (404 over HTTP)."""
+    await slack.command("U0ALICE", "slo-setup service=payload-api target=99.9")
+    await slack.wait_ephemeral("U0ALICE", "Started *SLO setup*")
+    [run] = await client.list_runs()
+    created = (await client.store.read_journal(run["id"]))[0]
+    assert (created["inputs"]["service"], created["inputs"]["target"]) == ("payload-api", 99.9)

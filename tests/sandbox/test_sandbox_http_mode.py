@@ -88,9 +88,8 @@ async def test_bolt_rejects_bad_signing(bolt_http: dict[str, Any], control: Cont
     result = await control.post("/commands", {"user": "U0ALICE", "channel": "C0OPS", "command": "/run",
                                               "text": "x", "signing": signing})
     assert not result["acked"]
-    assert [(a["http_status"], a["outcome"]) for a in result["delivery"]["attempts"]] == \
-        [(401, "http_error"), (401, "http_error")]
-    assert result["delivery"]["attempts"][1]["headers"]["X-Slack-Retry-Reason"] == "http_error"
+    # One attempt: Slack does not retry a slash command (only Events API deliveries).
+    assert [(a["http_status"], a["outcome"]) for a in result["delivery"]["attempts"]] == [(401, "http_error")]
     assert bolt_http["commands"] == []
     ephemerals = (await control.get("/users/U0ALICE/ephemerals"))["ephemerals"]
     assert ephemerals[0]["text"] == '/run failed with the error "dispatch_failed"'
@@ -142,21 +141,26 @@ async def raw_app(server: SandboxServer) -> AsyncIterator[list[tuple[dict[str, s
     await runner.cleanup()
 
 
-async def test_http_timeout_retry_headers_and_encodings(raw_app: list[tuple[dict[str, str], bytes]],
-                                                        control: Control, server: SandboxServer,
-                                                        web: AsyncWebClient) -> None:
+async def test_slow_command_is_not_retried_and_encodings(raw_app: list[tuple[dict[str, str], bytes]],
+                                                         control: Control, server: SandboxServer,
+                                                         web: AsyncWebClient) -> None:
+    """Slack never sends a slash command or a click twice: a late answer shows the person
+    ``operation_timeout`` (https://api.slack.com/interactivity/slash-commands#responding_basic_receipt)."""
     result = await control.post("/commands", {"user": "U0ALICE", "channel": "C0OPS", "command": "/run",
                                               "text": "a&b=c"})
-    assert [a["outcome"] for a in result["delivery"]["attempts"]] == ["timeout", "acked"]
-    assert result["acked"] and result["ack"] is None
-    (first_headers, first_body), (retry_headers, retry_body) = raw_app[:2]
-    assert "X-Slack-Retry-Num" not in first_headers and retry_body == first_body
-    assert retry_headers["X-Slack-Retry-Num"] == "1" and retry_headers["X-Slack-Retry-Reason"] == "http_timeout"
+    assert [a["outcome"] for a in result["delivery"]["attempts"]] == ["timeout"]
+    assert not result["acked"] and result["delivery"]["error"] == "not_acknowledged"
+    # The delivery record is complete once every attempt is over: a retry would be in raw_app already.
+    assert len(raw_app) == 1, "the command was sent again"
+    ((first_headers, first_body),) = raw_app
+    assert "X-Slack-Retry-Num" not in first_headers
     assert first_headers["Content-Type"] == "application/x-www-form-urlencoded"
     verifier = SignatureVerifier(server.signing_secret)
     assert verifier.is_valid_request(first_body, first_headers)
     form = {k: v[0] for k, v in parse_qs(first_body.decode(), keep_blank_values=True).items()}
     assert form["text"] == "a&b=c" and form["command"] == "/run" and form["is_enterprise_install"] == "false"
+    ephemerals = (await control.get("/users/U0ALICE/ephemerals"))["ephemerals"]
+    assert [e["text"] for e in ephemerals] == ['/run failed with the error "operation_timeout"']
 
     posted = await web.chat_postMessage(channel="C0OPS", text="gate", blocks=BUTTON)
     await control.post("/actions", {"user": "U0BOB", "channel": "C0OPS", "ts": posted["ts"], "value": "r1"})
@@ -169,3 +173,17 @@ async def test_http_timeout_retry_headers_and_encodings(raw_app: list[tuple[dict
     headers, body = raw_app[-1]
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body)["event"]["type"] == "app_mention"
+
+
+async def test_slow_event_is_retried_with_retry_headers(raw_app: list[tuple[dict[str, str], bytes]],
+                                                        control: Control) -> None:
+    """Events API deliveries are the ones Slack retries (https://api.slack.com/apis/connections/events-api#retries)."""
+    opened = await control.post("/app_home_opened", {"user": "U0ALICE"})
+    interaction = opened["interaction"]
+    assert [a["outcome"] for a in interaction["delivery"]["attempts"]] == ["timeout", "acked"]
+    assert interaction["acked"]
+    (first_headers, first_body), (retry_headers, retry_body) = raw_app[:2]
+    assert "X-Slack-Retry-Num" not in first_headers and retry_body == first_body
+    assert retry_headers["X-Slack-Retry-Num"] == "1" and retry_headers["X-Slack-Retry-Reason"] == "http_timeout"
+    assert first_headers["Content-Type"] == "application/json"
+    assert json.loads(first_body)["event"]["type"] == "app_home_opened"

@@ -88,7 +88,8 @@ async def test_hello_then_slash_command_ack_with_text(connect: Any, control: Con
     assert attempt["outcome"] == "acked" and attempt["latency_ms"] >= 0
 
 
-async def test_unacked_envelope_is_redelivered_once(connect: Any, control: Control) -> None:
+async def test_unacked_event_is_redelivered_once(connect: Any, control: Control) -> None:
+    """Events API envelopes are the ones Slack sends again (https://api.slack.com/apis/connections/events-api#retries)."""
     seen: list[tuple[int | None, str | None, str]] = []
 
     async def slow_first_time(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
@@ -97,12 +98,26 @@ async def test_unacked_envelope_is_redelivered_once(connect: Any, control: Contr
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
 
     await connect(slow_first_time)
-    result = await control.post("/commands", {"user": "U0BOB", "channel": "C0OPS", "command": "/run", "text": "x"})
+    opened = (await control.post("/app_home_opened", {"user": "U0BOB"}))["interaction"]
     assert [(a, r) for a, r, _ in seen] == [(0, ""), (1, "timeout")]
     assert seen[0][2] != seen[1][2]
-    outcomes = [(a["number"], a["outcome"], a["retry_reason"]) for a in result["delivery"]["attempts"]]
+    outcomes = [(a["number"], a["outcome"], a["retry_reason"]) for a in opened["delivery"]["attempts"]]
     assert outcomes == [(0, "timeout", None), (1, "acked", "timeout")]
-    assert result["acked"] and result["delivery"]["acked_attempt"] == 1
+    assert opened["acked"] and opened["delivery"]["acked_attempt"] == 1
+
+
+async def test_unacked_command_is_not_sent_again(connect: Any, control: Control) -> None:
+    """A slash command is sent once; a late ack shows the person an error instead
+    (https://api.slack.com/interactivity/slash-commands#responding_basic_receipt)."""
+    seen: list[int | None] = []
+
+    async def never(client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
+        seen.append(req.retry_attempt)
+
+    await connect(never)
+    result = await control.post("/commands", {"user": "U0BOB", "channel": "C0OPS", "command": "/run", "text": "x"})
+    assert [(a["number"], a["outcome"]) for a in result["delivery"]["attempts"]] == [(0, "timeout")]
+    assert seen == [0] and not result["acked"]
 
 
 async def test_never_acked_shows_operation_timeout(connect: Any, control: Control) -> None:
@@ -112,7 +127,7 @@ async def test_never_acked_shows_operation_timeout(connect: Any, control: Contro
     await connect(ignore)
     result = await control.post("/commands", {"user": "U0BOB", "channel": "C0OPS", "command": "/run", "text": "x"})
     assert not result["acked"] and result["delivery"]["error"] == "not_acknowledged"
-    assert [a["outcome"] for a in result["delivery"]["attempts"]] == ["timeout", "timeout"]
+    assert [a["outcome"] for a in result["delivery"]["attempts"]] == ["timeout"]
     ephemerals = (await control.get("/users/U0BOB/ephemerals"))["ephemerals"]
     assert ephemerals[0]["text"] == '/run failed with the error "operation_timeout"'
     assert ephemerals[0]["user"] == "USLACKBOT"
