@@ -3,7 +3,9 @@
 git runs from argument lists in a temporary clone, never in anyone's working tree: a local path is
 cloned like a URL, the branch is pushed back to it. The branch is named from the task's idempotency
 key, so a redelivered task finds the branch it pushed before and, when the files are already there,
-pushes nothing. Hooks, prompts and the ``ext::`` transport are switched off for every git call.
+pushes nothing. Hooks, prompts and the ``ext::`` transport are switched off for every git call, only
+the allowed transports are on (``GIT_ALLOW_PROTOCOL``), and the repository is checked against the
+allow-list again before the clone (``processes._common.repositories``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import BaseModel
 
 from engine import TaskContext, task
 from integrations.github import GitHub, GitHubError, GitHubSettings, github_repository
+from processes._common.repositories import check_repository, git_protocol_env
 
 AUTHOR = ("Shepherd", "shepherd@localhost")
 GIT_TIMEOUT = 120.0
@@ -68,7 +71,8 @@ _KEEP = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_
 def _env() -> dict[str, str]:
     """The worker's environment without git variables that would point git at another repository."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C",
+               **git_protocol_env())
     return env
 
 
@@ -101,7 +105,12 @@ async def _default_branch(work: Path) -> str | None:
 
 async def _push_branch(args: RepoArgs, branch: str, work: Path) -> RepoPushed:
     result = RepoPushed(repo=redact(args.repo), branch=branch)
-    await git("clone", "--quiet", "--no-tags", "--", args.repo, str(work))
+    try:  # checked where it was typed; again here, right before git sees it
+        repo = check_repository(args.repo)
+    except ValueError as exc:
+        result.problem = f"the repository was refused ({exc})"
+        return result
+    await git("clone", "--quiet", "--no-tags", "--", repo, str(work))
     result.base = await _default_branch(work)
     code, _ = await git("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}", cwd=work, check=False)
     exists = code == 0
@@ -138,7 +147,7 @@ async def push_rules(args: RepoArgs, tctx: TaskContext) -> RepoPushed:
         try:
             return await _push_branch(args, branch, Path(tmp) / "repo")
         except GitFailed as exc:
-            return RepoPushed(repo=redact(args.repo), branch=branch, problem=str(exc))
+            return RepoPushed(repo=redact(args.repo), branch=branch, problem=redact(str(exc)))
 
 
 class PullArgs(BaseModel):

@@ -1,0 +1,1 @@
+"""Helpers shared by the process packages: which repositories may reach git."""
