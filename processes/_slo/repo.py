@@ -4,8 +4,9 @@ git runs from argument lists in a temporary clone, never in anyone's working tre
 cloned like a URL, the branch is pushed back to it. The branch is named from the task's idempotency
 key, so a redelivered task finds the branch it pushed before and, when the files are already there,
 pushes nothing. Hooks, prompts and the ``ext::`` transport are switched off for every git call, only
-the allowed transports are on (``GIT_ALLOW_PROTOCOL``), and the repository is checked against the
-allow-list again before the clone (``processes._common.repositories``).
+the allowed transports are on (``GIT_ALLOW_PROTOCOL``), the repository is checked against the
+allow-list again before the clone, and files are written only inside the clone
+(``processes._common``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 from engine import TaskContext, task
 from integrations.github import GitHub, GitHubError, GitHubSettings, github_repository
 from processes._common.repositories import check_repository, git_protocol_env
+from processes._common.workspace import OutsideWorkspace, write_inside
 
 AUTHOR = ("Shepherd", "shepherd@localhost")
 GIT_TIMEOUT = 120.0
@@ -117,11 +119,8 @@ async def _push_branch(args: RepoArgs, branch: str, work: Path) -> RepoPushed:
     start = [f"refs/remotes/origin/{branch}"] if exists else ([f"refs/remotes/origin/{result.base}"]
                                                               if result.base else [])
     await git("checkout", "--quiet", "-B", branch, *start, cwd=work)
-    for name, content in args.files.items():
-        target = work / args.rules_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-        result.paths.append(str(target.relative_to(work)))
+    for name, content in args.files.items():  # a committed symlink must not take the files elsewhere
+        result.paths.append(write_inside(work, f"{args.rules_path}/{name}", content))
     await git("add", "--", *result.paths, cwd=work)
     _, staged = await git("status", "--porcelain", "--", *result.paths, cwd=work)
     if not staged:
@@ -146,7 +145,7 @@ async def push_rules(args: RepoArgs, tctx: TaskContext) -> RepoPushed:
     with tempfile.TemporaryDirectory(prefix="shepherd-slo-repo-") as tmp:
         try:
             return await _push_branch(args, branch, Path(tmp) / "repo")
-        except GitFailed as exc:
+        except (GitFailed, OutsideWorkspace) as exc:
             return RepoPushed(repo=redact(args.repo), branch=branch, problem=redact(str(exc)))
 
 

@@ -1,5 +1,5 @@
-"""Repository arguments reach git only from an allow-list (processes/_common/repositories.py).
-git is real; the repositories are made here."""
+"""Repository arguments reach git only from an allow-list, and a hostile repository cannot make the
+worker write outside its clone (processes/_common). git is real; the repositories are made here."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 
 from engine.arguments import ArgumentError, parse_command
 from processes._common.repositories import check_repository
+from processes._common.workspace import OutsideWorkspace, write_inside
 from processes._slo.inputs import SLOSetupInputs
-from processes._slo.repo import RepoArgs, _env, git, push_rules
+from processes._slo.repo import RepoArgs, _env, branch_name, git, push_rules
 from tests.processes.test_slo_repo import tctx
 
 
@@ -136,3 +137,52 @@ async def test_git_runs_with_only_the_allowed_transports(roots: Path) -> None:
     assert _env()["GIT_ALLOW_PROTOCOL"] == "https:ssh:file"
     code, out = await git("ls-remote", "--", "git://127.0.0.1:9/rules.git", check=False)
     assert code != 0 and "transport 'git' not allowed" in out
+
+
+# -- a hostile repository's symlinks (issue 10 item 19) --------------------------------------------
+
+
+def args_for(repo: Path, rules_path: str = "rules") -> RepoArgs:
+    return RepoArgs(repo=str(repo), rules_path=rules_path, service="checkout",
+                    files={"slo-checkout-availability.yml": "groups: []\n"}, message="SLO: checkout")
+
+
+@pytest.mark.parametrize("link", ["absolute", "relative", "git-dir"])
+async def test_a_committed_symlink_out_of_the_clone_receives_nothing(roots: Path, tmp_path: Path,
+                                                                     link: str) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    target = {"absolute": str(victim), "relative": "../../../../../../../../../../" + str(victim).lstrip("/"),
+              "git-dir": ".git"}[link]
+    origin = make_repo(roots / "hostile.git", {"rules": target})
+    result = await push_rules.fn(args_for(origin), tctx())
+    assert not result.pushed and result.problem, result
+    assert ("leads outside it" in result.problem) if link != "git-dir" else ("leads into its .git" in result.problem)
+    assert list(victim.iterdir()) == []
+    assert sh("branch", "--list", "shepherd/*", cwd=origin) == ""  # nothing pushed
+
+
+async def test_a_committed_symlinked_file_is_not_written_through(roots: Path, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.yml"
+    victim.write_text("precious\n")
+    origin = make_repo(roots / "hostile.git", {"rules/slo-checkout-availability.yml": str(victim)})
+    result = await push_rules.fn(args_for(origin), tctx())
+    assert not result.pushed and result.problem and "is a symlink" in result.problem
+    assert victim.read_text() == "precious\n"
+
+
+async def test_a_symlink_that_stays_inside_the_clone_is_followed(roots: Path) -> None:
+    origin = make_repo(roots / "linked.git", {"rules": "prometheus/rules"},
+                       {"prometheus/rules/existing.yml": "groups: []\n"})
+    result = await push_rules.fn(args_for(origin), tctx())
+    assert result.pushed and result.problem is None, result
+    assert result.paths == ["prometheus/rules/slo-checkout-availability.yml"]
+    branch = branch_name("checkout", "abc1234567:repo")
+    assert sh("show", f"{branch}:prometheus/rules/slo-checkout-availability.yml", cwd=origin) == "groups: []"
+
+
+def test_write_inside_refuses_paths_that_climb(tmp_path: Path) -> None:
+    for bad in ("../x", "/etc/x", "a/../../x"):
+        with pytest.raises(OutsideWorkspace):
+            write_inside(tmp_path, bad, "x")
+    assert write_inside(tmp_path, "a/b/c.txt", "x") == "a/b/c.txt" and (tmp_path / "a/b/c.txt").read_text() == "x"
