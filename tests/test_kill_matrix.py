@@ -31,7 +31,7 @@ from sandbox import SandboxServer
 from state import keys
 from state.timers import member
 from tests.bot.conftest import Slack
-from tests.helpers import ROOT, check_journal, read_ledger, wait_for, wait_for_gate, worker_env
+from tests.helpers import EXAMPLES, ROOT, check_journal, read_ledger, wait_for, wait_for_gate, worker_env
 from tests.sandbox.control_client import Control, eventually
 
 KILL_EXAMPLES = Path(__file__).parent / "kill_examples"
@@ -43,7 +43,7 @@ SWEEP_AFTER = "0.3"
 
 def front_end(redis_url: str, tmp_path: Path, failpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run a ``shepherd`` CLI command (a front end, as the bot is) that dies at ``failpoint``."""
-    env = worker_env(redis_url, tmp_path / "data", failpoints=failpoint, processes_path=str(KILL_EXAMPLES),
+    env = worker_env(redis_url, tmp_path / "data", failpoints=failpoint, processes_path=f"{KILL_EXAMPLES}:{EXAMPLES}",
                      SHEPHERD_SWEEP_AFTER=SWEEP_AFTER)
     return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
@@ -57,6 +57,16 @@ async def running(worker: Worker) -> AsyncIterator[Worker]:
     finally:
         worker.stop()
         await asyncio.wait_for(task, 15)
+
+
+async def quiescent(redis: Redis, run_id: str) -> None:
+    """Wait until nothing is about to advance the run (no lock, no queued or timed wake), so only
+    the killed front end's write could have woken it."""
+    async def quiet() -> bool:
+        return (not await redis.exists(keys.lock(run_id)) and await redis.xlen(keys.WAKE_STREAM) == 0
+                and await redis.zscore(keys.TIMERS, member("wake", run_id)) is None)
+
+    await eventually(quiet, 10)
 
 
 async def stuck_wakes(redis: Redis) -> int:
@@ -94,6 +104,7 @@ async def test_a_decision_killed_before_its_wake_is_swept_and_completes(redis: R
     ledger = tmp_path / "ledger.jsonl"
     run_id = await client.start("kill-gated", {"ledger": str(ledger)}, requester="alice")
     gate = await wait_for_gate(client, run_id)
+    await quiescent(redis, run_id)
     died = front_end(redis_url, tmp_path, "after_decide", "approve", run_id, gate["key"], "--as", "bob")
     assert died.returncode == KILLED, died.stderr
     gates = await client.store.gates(run_id)
@@ -104,11 +115,27 @@ async def test_a_decision_killed_before_its_wake_is_swept_and_completes(redis: R
 
 
 @pytest.mark.slow  # a front-end subprocess
+async def test_an_answer_killed_before_its_wake_is_swept_and_completes(
+        redis_url: str, tmp_path: Path, client: ShepherdClient, worker: Worker) -> None:
+    run_id = await client.start("approval-demo", {"service": "svc"}, requester="alice")
+    gate = await wait_for_gate(client, run_id)
+    await client.decide(run_id, gate["key"], user="bob", approve=True)
+    ask = await wait_for_gate(client, run_id)
+    assert ask["kind"] == "ask"
+    await quiescent(client.redis, run_id)
+    died = front_end(redis_url, tmp_path, "after_answer", "answer", run_id, ask["key"], "summary=ok", "--as", "bob")
+    assert died.returncode == KILLED, died.stderr
+    assert (await client.store.gates(run_id))[ask["key"]]["status"] == "answered"
+    assert (await wait_for(client, run_id)).status == "completed"
+
+
+@pytest.mark.slow  # a front-end subprocess
 async def test_a_cancel_killed_before_its_clean_up_is_queued_still_cleans_up(
         redis: Redis, redis_url: str, tmp_path: Path, client: ShepherdClient, worker: Worker) -> None:
     ledger = tmp_path / "ledger.jsonl"
     run_id = await client.start("kill-gated", {"ledger": str(ledger)}, requester="alice")
     await wait_for_gate(client, run_id)
+    await quiescent(redis, run_id)
     died = front_end(redis_url, tmp_path, "after_cancel", "cancel", run_id, "--as", "alice")
     assert died.returncode == KILLED, died.stderr
     assert (await client.view(run_id)).status == "cancelled"
