@@ -192,18 +192,20 @@ class ShepherdClient:
         meta = await self._meta(run_id)
         at = now_iso()
         cleanup = await self._cleanup_request(run_id, meta, by, reason, at)
-        if cleanup is not None:
-            await self._arm_sweep(run_id)
+        await self._arm_sweep(run_id)
         reply = await self.store.cancel(run_id, by, reason, at, cleanup)
         if reply[0] == "terminal":
             raise RunClosed(f"run {run_id} is already {reply[1]}")
         failpoint("after_cancel")  # cancelled, its clean-up step not yet queued: the sweep finds it
         await self.store.reindex_status(run_id)
+        # The cancel left its clean-up step and a wake mark undispatched: a crash before this
+        # pipeline is found by the sweep, which queues the step and tells the front ends.
         pipe = self.redis.pipeline(transaction=False)
-        if cleanup is not None:  # journaled as undispatched: a crash before this is found by the sweep
+        if cleanup is not None:
             self.queue.enqueue_task(run_id, cleanup, client=pipe)
-            self.store.queue_script(pipe, "mark_dispatched", run_id, cleanup["key"])
         self.queue.notify(run_id, client=pipe)
+        self.store.queue_script(pipe, "mark_dispatched", run_id, *([cleanup["key"]] if cleanup else []),
+                                keys.WAKE_MARK)
         await self.store.execute_with_scripts(pipe)
         return f"cancelled run {run_id}" + (" (its clean-up step is queued)" if cleanup else "")
 

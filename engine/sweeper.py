@@ -16,16 +16,18 @@ recoverable instead, in three steps, each legal on a Cluster:
    a command of its own) due ``sweep_after`` seconds later. Intent comes first: a crash before
    the script leaves a timer for a write that never happened, which finds nothing and is dropped.
 2. The script records the work in the run's ``undispatched`` set atomically with the write:
-   ``keys.WAKE_MARK`` for a start, an applied decision or answer and a retry; the step's own key
-   for a cancel's clean-up task (as an orchestrator does for the steps it journals).
-3. The front end queues the wake as before: the fast path, nothing waits for the sweep.
+   ``keys.WAKE_MARK`` for a start, an applied decision or answer, a retry and a cancel; the
+   step's own key for a cancel's clean-up task (as an orchestrator does for the steps it journals).
+3. The front end queues the wake as before: the fast path, nothing waits for the sweep. A cancel
+   wakes no orchestrator (the run has ended): it queues its clean-up step, tells the front ends,
+   and then clears its mark itself.
 
 The worker's timer loop is the periodic sweeper: when a sweep timer falls due, anything still
 in the run's undispatched set means its wake was lost (or is very late), and the worker advances
-the run from a cold replay, which dispatches leftover steps. An orchestrator clears the wake
-mark once it has seen the whole journal: when its fenced append succeeds, or when it releases the
-run's lock and the journal has not grown since it read it. So a run woken the normal way costs the
-sweep one SCARD.
+the run from a cold replay, which dispatches leftover steps, and tells the front ends to look.
+An orchestrator clears the wake mark once it has seen the whole journal: when its fenced append
+succeeds, or when it releases the run's lock and the journal has not grown since it read it. So a
+run woken the normal way costs the sweep one SCARD.
 
 The one gap left: a front end that stalls longer than ``sweep_after`` between arming the timer
 and running its script, and then dies before queueing the wake. The timer removal only succeeds

@@ -377,6 +377,7 @@ class Worker:
         log.warning("run %s: work written for it was never picked up (its wake was lost); waking it", run_id)
         self.orchestrator.forget(run_id)
         await self._wake(run_id)
+        await self.queue.notify(run_id)  # the lost write never told the front ends either (a cancel)
 
     async def _announce_loop(self) -> None:
         async def body() -> float | None:

@@ -10,9 +10,9 @@ tag, so it is atomic on a single Redis and stays in one slot on a Cluster.
 - ``decide`` / ``answer``: the compare-and-set on a gate. The first valid click
   wins and every later one learns who decided and when.
 
-The front ends' writes (``create_run``, an applied ``decide`` / ``answer``, ``retry``, and
-``cancel``'s clean-up step) also record, in the same atomic write, that the run has work no
-orchestrator has seen yet: the undispatched set gets ``@wake`` (or the clean-up step's key).
+The front ends' writes (``create_run``, an applied ``decide`` / ``answer``, ``retry`` and
+``cancel``) also record, in the same atomic write, that the run has work nobody has picked up
+yet: the undispatched set gets ``@wake`` (and a cancel's clean-up step, its key).
 Their wake on the queue comes after, outside the script, because the streams are global keys in
 other Cluster slots; ``engine.sweeper`` explains how a lost wake is found.
 """
@@ -289,6 +289,7 @@ for i = 1, #gflat, 2 do
   end
 end
 redis.call('DEL', undispatched)
+redis.call('SADD', undispatched, WAKE)  -- until the canceller has told the front ends (mark_dispatched)
 push(cjson.encode({type = 'run_cancelled', by = by, reason = reason, at = at}))
 redis.call('HSET', meta, 'status', 'cancelled', 'updated_at', at, 'cancelled_by', by)
 if cleanup_key ~= '' then

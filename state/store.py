@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,8 @@ class RunStore:
 
     # -- creating and reading -------------------------------------------------
 
-    async def create_run(self, run_id: str, created: Event, meta: dict[str, str], before: Any = None) -> bool:
+    async def create_run(self, run_id: str, created: Event, meta: dict[str, str],
+                         before: Callable[[Pipeline], object] | None = None) -> bool:
         """Create the run (its journal, meta and wake mark in one script).
 
         The indexes (global keys) are written first, with ``before(pipe)`` (e.g. arming the

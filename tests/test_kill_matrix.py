@@ -148,6 +148,32 @@ async def test_a_cancel_killed_before_its_clean_up_is_queued_still_cleans_up(
     assert {step: len(recs) for (_, step), recs in read_ledger(ledger).items()} == {"prepare": 1, "@on_cancel": 1}
 
 
+@pytest.mark.slow  # a front-end subprocess
+async def test_a_cancel_killed_before_it_told_the_front_ends_is_shown_by_the_sweep(
+        redis: Redis, redis_url: str, tmp_path: Path, client: ShepherdClient, worker: Worker) -> None:
+    """A process without clean-up: nothing is left to run, but the card must still say cancelled,
+    so the sweep tells the front ends (the notify stream) what the dead canceller could not."""
+    run_id = await client.start("gate-demo", {}, requester="alice")
+    await wait_for_gate(client, run_id)
+    await quiescent(redis, run_id)
+    before = await notices(redis, run_id)
+    died = front_end(redis_url, tmp_path, "after_cancel", "cancel", run_id, "--as", "alice")
+    assert died.returncode == KILLED, died.stderr
+    assert await client.store.undispatched(run_id) == {keys.WAKE_MARK}
+    assert await notices(redis, run_id) == before
+
+    async def told() -> bool:
+        return await notices(redis, run_id) > before and not await client.store.undispatched(run_id)
+
+    await eventually(told, 15)
+    assert (await client.view(run_id)).status == "cancelled"
+
+
+async def notices(redis: Redis, run_id: str) -> int:
+    """Entries on the notify stream (what the Slack notifier reads) about this run."""
+    return sum(fields.get("run") == run_id for _, fields in await redis.xrange(keys.NOTIFY_STREAM))
+
+
 async def test_a_run_woken_the_normal_way_leaves_the_sweep_nothing_to_do(
         redis: Redis, tmp_path: Path, worker: Worker, caplog) -> None:  # type: ignore[no-untyped-def]
     """The orchestrator clears the wake mark once it has seen the whole journal, so the sweep of
@@ -163,6 +189,10 @@ async def test_a_run_woken_the_normal_way_leaves_the_sweep_nothing_to_do(
         return await redis.zscore(keys.TIMERS, member("sweep", run_id)) is None
 
     await eventually(swept, 10)
+    cancelled = await client.start("kill-gated", {"ledger": str(tmp_path / "ledger.jsonl")}, requester="alice")
+    await wait_for_gate(client, cancelled)
+    await client.cancel(cancelled, by="alice")
+    assert await client.store.undispatched(cancelled) == set()  # the canceller cleared its own mark
     assert "was never picked up" not in caplog.text
 
 
@@ -310,3 +340,41 @@ async def test_kill_matrix_every_run_completes_and_slack_shows_it(
         assert runs_of_step == {"prepare": 2, "finish": 1}
     else:
         assert runs_of_step == {"prepare": 1, "finish": 1}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("transport", ["socket", "http"])
+async def test_kill_matrix_a_bot_killed_mid_cancel(transport: str, redis: Redis, redis_url: str,
+                                                   tmp_path: Path) -> None:
+    """``/run cancel`` and the bot dies right after the cancel's write: the clean-up step still
+    runs once and the card says cancelled."""
+    ledger = tmp_path / "ledger.jsonl"
+    client = ShepherdClient(redis)
+    async with SandboxServer(port=0, connect_wait=20.0, disconnect_grace=0.5) as server, \
+            aiohttp.ClientSession(trust_env=False) as session:
+        control = Control(session, server.control_url)
+        procs, slack = Processes(server, control, transport, redis_url, tmp_path), Slack(control)
+        try:
+            bot = await procs.bot("after_cancel")
+            procs.worker()
+            await slack.command("U0ALICE", f"kill-gated ledger={ledger}")
+            await slack.wait_gate((await slack.wait_card("waiting for"))["ts"])
+            [run] = await client.list_runs()
+            await quiescent(redis, run["id"])
+            await control.post("/commands", {"user": "U0ALICE", "channel": "C0OPS", "command": "/run",
+                                             "text": f"cancel {run['id']}"})
+            await killed(bot, procs)
+            await procs.bot()
+            try:
+                await slack.wait_card("cancelled")
+
+                async def cleaned() -> bool:
+                    return (await client.store.effect_states(run["id"])).get("@on_cancel") == "resolved"
+
+                await eventually(cleaned, 20)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{procs.logs()}") from None
+        finally:
+            procs.kill_all()
+    assert {step: len(recs) for (_, step), recs in read_ledger(ledger).items()} == {"prepare": 1, "@on_cancel": 1}
