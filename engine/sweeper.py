@@ -1,9 +1,10 @@
 """Lost wakes: a front end's write whose wake never reached a worker is found and woken.
 
-A start, a decision, an answer, a retry and a cancel's clean-up step each end in one Lua script
-on the run's keys, followed by a wake on the queue. A bot killed between the two used to leave
-a run nothing would ever advance: only ``run_created`` in its journal, or a gate shown
-"Approved" whose run waited forever.
+A start, a decision, an answer, a retry and a cancel each end in one Lua script on the run's
+keys, followed by a wake on the queue (for a cancel: its clean-up step, and a notice to the front
+ends). A bot killed between the two used to leave a run nothing would ever advance: only
+``run_created`` in its journal, a gate shown "Approved" whose run waited forever, or a cancelled
+run whose clean-up never ran.
 
 Why the wake is not simply an XADD inside the script: every key a script touches must be in one
 Redis Cluster slot, and a run's keys share the hash tag ``{run:<id>}`` while the work streams are
@@ -32,7 +33,8 @@ run woken the normal way costs the sweep one SCARD.
 The one gap left: a front end that stalls longer than ``sweep_after`` between arming the timer
 and running its script, and then dies before queueing the wake. The timer removal only succeeds
 when nobody re-armed it since it was claimed (``timers.done``), so a second write in the meantime
-is still covered.
+is still covered. Runs left stuck by a version without the sweep carry no mark and no timer, so
+they are not found.
 """
 
 from __future__ import annotations
