@@ -75,7 +75,7 @@ async def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 async def with_client(settings: Settings, body: Callable[[ShepherdClient], Awaitable[int]]) -> int:
     redis = await connect(resolve_url(settings.redis_url, settings.data_dir))
     try:
-        return await body(ShepherdClient(redis))
+        return await body(ShepherdClient(redis, sweep_after=settings.sweep_after))
     finally:
         await redis.aclose()
 
@@ -161,6 +161,8 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    load_processes(settings.processes_path)  # the process's on_cancel clean-up step is queued with the cancel
+
     async def body(client: ShepherdClient) -> int:
         print(await client.cancel(args.run, by=_user(settings, args.as_user), reason=args.reason or ""))
         return 0

@@ -1,7 +1,8 @@
 """What front ends (terminal, Slack) can do with runs.
 
 Starting, deciding, answering and cancelling all end in one Lua script on the
-run's keys, then a wake on the queue; workers do the rest. Every refusal is a
+run's keys, then a wake on the queue; workers do the rest. Each arms a sweep first,
+so a wake lost to a crash after the script is found (``engine.sweeper``). Every refusal is a
 typed error from ``engine.errors`` with one line for the person.
 """
 
@@ -18,12 +19,16 @@ from redis.asyncio import Redis
 from engine.arguments import parse_command, validate_inputs
 from engine.cancellation import cleanup_request
 from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownProcess, UnknownRun
+from engine.failpoints import failpoint
 from engine.journal import TERMINAL, Event, JournalView, decode, now_iso
 from engine.registry import get_process
+from engine.settings import get_settings
+from engine.sweeper import arm_sweep
 from engine.types import Decision
 from state import keys
 from state.queue import WorkQueue
 from state.store import RunStore
+from state.timers import Timers
 
 REFUSALS = {
     "not_approver": "you are not one of the approvers of this gate ({who})",
@@ -72,10 +77,16 @@ def _who(gate: dict[str, Any]) -> str:
 
 
 class ShepherdClient:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, sweep_after: float | None = None) -> None:
         self.redis = redis
         self.store = RunStore(redis)
         self.queue = WorkQueue(redis)
+        self.timers = Timers(redis, self.store.scripts)
+        self.sweep_after = get_settings().sweep_after if sweep_after is None else sweep_after
+
+    async def _arm_sweep(self, run_id: str) -> None:
+        """Before a write: have a worker check later that its wake was not lost (``engine.sweeper``)."""
+        await arm_sweep(self.timers, run_id, self.sweep_after)
 
     async def start(
         self, process_id: str, inputs: BaseModel | dict[str, Any], *, requester: str,
@@ -94,7 +105,9 @@ class ShepherdClient:
         meta = {"process": process_id, "title": definition.title, "status": "running",
                 "requester": requester, "channel": channel or "", "created_at": at, "updated_at": at,
                 "code_hash": created["code_hash"]}  # inputs live in the journal's run_created
-        await self.store.create_run(run_id, created, meta)
+        await self.store.create_run(run_id, created, meta,
+                                    before=lambda pipe: arm_sweep(self.timers, run_id, self.sweep_after, pipe))
+        failpoint("after_create")  # created, its wake not yet queued: the sweep finds it
         await self.queue.ensure_groups()
         await self._changed(run_id)
         return run_id
@@ -137,9 +150,11 @@ class ShepherdClient:
                      groups: list[str] | None = None) -> DecisionResult:
         await self._meta(run_id)
         gate = await self._open_gate(run_id, key, "breakpoint")
+        await self._arm_sweep(run_id)
         reply = await self.store.decide(run_id, key, user, groups or [], approve, comment.strip(), now_iso())
         verdict = reply[0]
         if verdict == "applied":
+            failpoint("after_decide")  # decided, the run not yet woken: the sweep finds it
             await self._changed(run_id)
             word = "approved" if approve else "rejected"
             return DecisionResult(True, f"{word} '{gate['title']}'")
@@ -162,8 +177,10 @@ class ShepherdClient:
         form = import_form(request["args"]["form"])
         model = parse_command(form, [], values) if isinstance(values, list) else validate_inputs(form, values)
         answer = model.model_dump(mode="json")
+        await self._arm_sweep(run_id)
         reply = await self.store.answer(run_id, key, user, groups or [], answer, now_iso())
         if reply[0] == "applied":
+            failpoint("after_answer")  # answered, the run not yet woken: the sweep finds it
             await self._changed(run_id)
             return f"answered '{gate['title']}'"
         if reply[0] == "forbidden":
@@ -175,15 +192,20 @@ class ShepherdClient:
         meta = await self._meta(run_id)
         at = now_iso()
         cleanup = await self._cleanup_request(run_id, meta, by, reason, at)
+        await self._arm_sweep(run_id)
         reply = await self.store.cancel(run_id, by, reason, at, cleanup)
         if reply[0] == "terminal":
             raise RunClosed(f"run {run_id} is already {reply[1]}")
+        failpoint("after_cancel")  # cancelled, its clean-up step not yet queued: the sweep finds it
         await self.store.reindex_status(run_id)
+        # The cancel left its clean-up step and a wake mark undispatched: a crash before this
+        # pipeline is found by the sweep, which queues the step and tells the front ends.
         pipe = self.redis.pipeline(transaction=False)
-        if cleanup is not None:  # journaled as undispatched: a crash here is caught by the next load
+        if cleanup is not None:
             self.queue.enqueue_task(run_id, cleanup, client=pipe)
-            self.store.queue_script(pipe, "mark_dispatched", run_id, cleanup["key"])
         self.queue.notify(run_id, client=pipe)
+        self.store.queue_script(pipe, "mark_dispatched", run_id, *([cleanup["key"]] if cleanup else []),
+                                keys.WAKE_MARK)
         await self.store.execute_with_scripts(pipe)
         return f"cancelled run {run_id}" + (" (its clean-up step is queued)" if cleanup else "")
 
@@ -211,6 +233,7 @@ class ShepherdClient:
         reset = [key for key in error.get("retry", [])
                  if (request := journal.request(key)) is not None and request["kind"] in ("task", "shell")
                  and not (journal.resolutions.get(key) or {}).get("ok", True)]
+        await self._arm_sweep(run_id)
         reply = await self.store.retry(run_id, by, now_iso(), reset, len(events))
         if reply[0] == "moved":
             raise RunClosed(f"run {run_id} changed while it was being retried; look at it again")

@@ -84,7 +84,7 @@ class Orchestrator:
                     seq = await self._iterate(run_id, prefetched, pipe)
                     prefetched = None
             finally:
-                unlock_at = self.store.queue_unlock(pipe, run_id, token)
+                unlock_at = self.store.queue_unlock(pipe, run_id, token, seq)
                 if then is not None:
                     then(pipe)
                     then = None

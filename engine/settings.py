@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     """Tasks one worker runs at once."""
     replay_cache_size: int = 256
     """Runs whose suspended process a worker keeps warm; 0 replays every wake from the top."""
+    sweep_after: float = 10.0
+    """Seconds after a front end's write (start, decision, cancel ...) that a worker checks its
+    wake was not lost to a crash (``engine.sweeper``)."""
     timer_poll: float = 0.25
     """Seconds between checks for due timers when none is known to be sooner."""
     shutdown_grace: float = 30.0

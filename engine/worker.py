@@ -3,7 +3,8 @@
 A short loop over Redis, in the manner of arq: read entries from the ``wake``
 and ``tasks`` streams, handle each in a tracked asyncio task under a
 concurrency limit, acknowledge only after the result is committed. Side loops
-reclaim entries of dead workers, fire due timers and announce this worker.
+reclaim entries of dead workers, fire due timers (sleeps, gate timeouts, retries, and the
+sweeps that find wakes lost to a crashed front end: ``engine.sweeper``) and announce this worker.
 When Redis goes away every loop backs off and carries on when it returns; a
 finished task's result is held and committed then, never run again.
 """
@@ -32,6 +33,7 @@ from engine.journal import now_iso
 from engine.policy import load_gate_policy
 from engine.runtime import Orchestrator, retry_due_ms
 from engine.settings import Settings
+from engine.sweeper import SWEEP
 from state import keys
 from state.connection import UNAVAILABLE
 from state.queue import Entry, WorkQueue
@@ -364,6 +366,18 @@ class Worker:
                     await self.queue.enqueue_task(run_id, request)
         elif kind == "wake":
             await self._wake(run_id)
+        elif kind == SWEEP:
+            await self._sweep(run_id)
+
+    async def _sweep(self, run_id: str) -> None:
+        """A front end's write is ``sweep_after`` old: if the run still has undispatched work, its
+        wake was lost (``engine.sweeper``). Advance it from a cold replay, which dispatches leftovers."""
+        if not await self.store.has_undispatched(run_id):
+            return
+        log.warning("run %s: work written for it was never picked up (its wake was lost); waking it", run_id)
+        self.orchestrator.forget(run_id)
+        await self._wake(run_id)
+        await self.queue.notify(run_id)  # the lost write never told the front ends either (a cancel)
 
     async def _announce_loop(self) -> None:
         async def body() -> float | None:

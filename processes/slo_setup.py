@@ -96,7 +96,8 @@ async def slo_setup(inputs: SLOSetupInputs, ctx: Context) -> SLOSetupResult:
     (SHEPHERD_SLO_MAX_REPLANS); any other rejection stops the run and nothing is applied.
 
     Then applies the rules: writes them to PROMETHEUS_RULES_DIR and reloads Prometheus at
-    PROMETHEUS_URL; and, given `repo=` (a local path or a git URL), commits the rule file and its
+    PROMETHEUS_URL; and, given `repo=` (an https:// or ssh:// URL, user@host:path, or a local
+    path under SHEPHERD_REPO_ROOTS), commits the rule file and its
     unit tests under `rules_path` (default `rules`) to a new branch `shepherd/slo-<service>-<id>`
     in a temporary clone and pushes it there (never touching a checked-out working tree); for a
     github.com repository with GITHUB_TOKEN set it opens (or reuses) the pull request, otherwise it

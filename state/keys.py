@@ -49,8 +49,14 @@ def gates(run_id: str) -> str:
 
 
 def undispatched(run_id: str) -> str:
-    """Set of step keys journaled as requested but not yet queued or scheduled."""
+    """Set of step keys journaled as requested but not yet queued or scheduled, and
+    ``WAKE_MARK`` while a front end's write still waits for an orchestrator (``engine.sweeper``)."""
     return f"{run_tag(run_id)}:undispatched"
+
+
+#: Member of a run's undispatched set: "a start, decision, answer or retry was written and no
+#: orchestrator has seen it yet". Step keys written by processes cannot hold '@'.
+WAKE_MARK = "@wake"
 
 
 def lock(run_id: str) -> str:

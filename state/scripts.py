@@ -9,6 +9,12 @@ tag, so it is atomic on a single Redis and stays in one slot on a Cluster.
   a redelivered result is a no-op, whatever the journal length.
 - ``decide`` / ``answer``: the compare-and-set on a gate. The first valid click
   wins and every later one learns who decided and when.
+
+The front ends' writes (``create_run``, an applied ``decide`` / ``answer``, ``retry`` and
+``cancel``) also record, in the same atomic write, that the run has work nobody has picked up
+yet: the undispatched set gets ``@wake`` (and a cancel's clean-up step, its key).
+Their wake on the queue comes after, outside the script, because the streams are global keys in
+other Cluster slots; ``engine.sweeper`` explains how a lost wake is found.
 """
 
 from __future__ import annotations
@@ -16,8 +22,11 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from state.keys import WAKE_MARK
+
 PRELUDE = r"""
 local journal, meta, effects, gates, undispatched = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local WAKE = '""" + WAKE_MARK + r"""'
 local TERMINAL = {completed = true, failed = true, cancelled = true}
 local function run_status() return redis.call('HGET', meta, 'status') end
 local function push(event)
@@ -50,6 +59,7 @@ if redis.call('EXISTS', meta) == 1 then return 0 end
 local fields = cjson.decode(ARGV[2])
 for f, v in pairs(fields) do redis.call('HSET', meta, f, v) end
 push(ARGV[1])
+redis.call('SADD', undispatched, WAKE)
 return 1
 """
 
@@ -61,6 +71,8 @@ local status = run_status()
 local len = redis.call('LLEN', journal)
 if status and TERMINAL[status] then return {-1, len, status} end
 if len ~= tonumber(ARGV[1]) then return {0, len} end
+-- Not fenced: the writer replayed the whole journal, every front end's write included.
+redis.call('SREM', undispatched, WAKE)
 for _, event in ipairs(cjson.decode(ARGV[2])) do len = push(event) end
 for _, effect in ipairs(cjson.decode(ARGV[3])) do
   if redis.call('HSETNX', effects, effect[1], 'requested') == 1 and effect[2] then
@@ -193,6 +205,7 @@ save_gate(key, gate)
 local decision = {approved = approve, by = user, at = at, votes = gate.votes,
                   escalated = gate.escalated or false, timed_out = false}
 if comment ~= '' then decision.comment = comment end
+redis.call('SADD', undispatched, WAKE)
 return {'applied', tostring(resolve_with(key, decision, at))}
 """
 
@@ -211,6 +224,7 @@ save_gate(key, gate)
 local event = '{"type":"effect_resolved","key":' .. cjson.encode(key) .. ',"ok":true,"by":'
   .. cjson.encode(user) .. ',"at":' .. cjson.encode(at) .. ',"value":' .. ARGV[4] .. '}'
 redis.call('HSET', effects, key, 'resolved')
+redis.call('SADD', undispatched, WAKE)
 return {'applied', tostring(push(event))}
 """
 
@@ -275,6 +289,7 @@ for i = 1, #gflat, 2 do
   end
 end
 redis.call('DEL', undispatched)
+redis.call('SADD', undispatched, WAKE)  -- until the canceller has told the front ends (mark_dispatched)
 push(cjson.encode({type = 'run_cancelled', by = by, reason = reason, at = at}))
 redis.call('HSET', meta, 'status', 'cancelled', 'updated_at', at, 'cancelled_by', by)
 if cleanup_key ~= '' then
@@ -300,6 +315,7 @@ for _, key in ipairs(reset) do
   redis.call('HDEL', effects, key .. '#lease', key .. '#worker', key .. '#entry', key .. '#attempts')
   redis.call('SADD', undispatched, key)
 end
+redis.call('SADD', undispatched, WAKE)
 push(cjson.encode({type = 'run_retried', by = by, reset = reset, at = at}))
 redis.call('HSET', meta, 'status', 'running', 'updated_at', at, 'retried_by', by)
 redis.call('HDEL', meta, 'error')
@@ -307,10 +323,17 @@ return {'retried', #reset}
 """
 
 RELEASE_LOCK = r"""
--- KEYS: a run's lock and journal. ARGV: our token. Releases the lock if still ours and
--- returns the journal length, so the releaser sees whether results landed meanwhile.
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return redis.call('LLEN', KEYS[2])
+-- KEYS: a run's lock, journal and undispatched set. ARGV: our token, the journal length the
+-- orchestrator has seen ('' when the run is over). Releases the lock if still ours and returns
+-- the journal length, so the releaser sees whether results landed meanwhile. A holder that saw
+-- the whole journal has seen every front end's write, so it clears their wake mark; one that
+-- did not goes round again (or dies, and the mark stays for the sweeper).
+local len = redis.call('LLEN', KEYS[2])
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  if ARGV[2] == '' or tonumber(ARGV[2]) == len then redis.call('SREM', KEYS[3], '""" + WAKE_MARK + r"""') end
+end
+return len
 """
 
 CLAIM_TIMERS = r"""

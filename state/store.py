@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,17 +45,24 @@ class RunStore:
 
     # -- creating and reading -------------------------------------------------
 
-    async def create_run(self, run_id: str, created: Event, meta: dict[str, str]) -> bool:
-        ok = await self._run("create_run", run_id, encode(created), _json(meta))
-        if ok:
-            score = time.time()
-            pipe = self.redis.pipeline(transaction=False)
-            pipe.zadd(keys.status_index(meta["status"]), {run_id: score})
-            pipe.zadd(keys.requester_index(meta["requester"]), {run_id: score})
-            if meta.get("channel"):
-                pipe.zadd(keys.channel_index(meta["channel"]), {run_id: score})
-            await pipe.execute()
-        return bool(ok)
+    async def create_run(self, run_id: str, created: Event, meta: dict[str, str],
+                         before: Callable[[Pipeline], object] | None = None) -> bool:
+        """Create the run (its journal, meta and wake mark in one script).
+
+        The indexes (global keys) are written first, with ``before(pipe)`` (e.g. arming the
+        run's sweep), so a crash between the two cannot leave a run nobody can list or find:
+        at worst an index names a run that was never created, which listings skip.
+        """
+        score = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        if before is not None:
+            before(pipe)
+        pipe.zadd(keys.status_index(meta["status"]), {run_id: score})
+        pipe.zadd(keys.requester_index(meta["requester"]), {run_id: score})
+        if meta.get("channel"):
+            pipe.zadd(keys.channel_index(meta["channel"]), {run_id: score})
+        await pipe.execute()
+        return bool(await self._run("create_run", run_id, encode(created), _json(meta)))
 
     async def read_journal(self, run_id: str, start: int = 0) -> list[Event]:
         return [decode(raw) for raw in await self.redis.lrange(keys.journal(run_id), start, -1)]
@@ -74,6 +82,10 @@ class RunStore:
 
     async def undispatched(self, run_id: str) -> set[str]:
         return set(await self.redis.smembers(keys.undispatched(run_id)))
+
+    async def has_undispatched(self, run_id: str) -> bool:
+        """Work written for the run that no orchestrator has dispatched or seen (a step, a wake mark)."""
+        return bool(await self.redis.scard(keys.undispatched(run_id)))
 
     async def artifact(self, run_id: str, key: str) -> bytes | None:
         raw = await self.redis.execute_command("GET", keys.artifact(run_id, key), NEVER_DECODE=True)
@@ -171,14 +183,24 @@ class RunStore:
     async def try_lock(self, run_id: str, token: str, ttl_s: float) -> bool:
         return bool(await self.redis.set(keys.lock(run_id), token, nx=True, px=int(ttl_s * 1000)))
 
-    def queue_unlock(self, pipe: Pipeline, run_id: str, token: str) -> int:
-        """Add the unlock to a pipeline; returns the index of its reply (the journal length)."""
-        pipe.evalsha(self.scripts["release_lock"].sha, 2, keys.lock(run_id), keys.journal(run_id), token)
+    @staticmethod
+    def _unlock_keys(run_id: str) -> list[str]:
+        return [keys.lock(run_id), keys.journal(run_id), keys.undispatched(run_id)]
+
+    def queue_unlock(self, pipe: Pipeline, run_id: str, token: str, seen: int | None) -> int:
+        """Add the unlock to a pipeline; returns the index of its reply (the journal length).
+
+        ``seen``: the journal length the holder has handled (None: the run is over). When it is the
+        whole journal, the run's wake mark is cleared with the lock.
+        """
+        pipe.evalsha(self.scripts["release_lock"].sha, 3, *self._unlock_keys(run_id), token,
+                     "" if seen is None else seen)
         return len(pipe.command_stack) - 1
 
-    async def unlock(self, run_id: str, token: str) -> int:
+    async def unlock(self, run_id: str, token: str, seen: int | None) -> int:
         """Release the run's lock (if still ours); returns the journal length."""
-        return int(await self.scripts["release_lock"](keys=[keys.lock(run_id), keys.journal(run_id)], args=[token]))
+        return int(await self.scripts["release_lock"](keys=self._unlock_keys(run_id),
+                                                      args=[token, "" if seen is None else seen]))
 
     # -- workers, timers and people -----------------------------------------------
 

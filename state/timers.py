@@ -1,7 +1,7 @@
 """Durable timers: one sorted set, scored by due time in milliseconds.
 
 A member names what to do (``sleep|<run>|<step>``, ``gate|<run>|<step>``,
-``retry|<run>|<step>``, ``wake|<run>|``). Claiming pushes a due member's score
+``retry|<run>|<step>``, ``wake|<run>|``, ``sweep|<run>|``). Claiming pushes a due member's score
 past a lease instead of removing it, so a worker that dies holding a timer
 lets it fall due again; removal afterwards checks the lease is still ours.
 """

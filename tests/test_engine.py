@@ -17,6 +17,7 @@ from engine.client import ShepherdClient
 from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownProcess, UnknownRun
 from engine.journal import now_iso
 from engine.registry import get_process, load_processes
+from state import keys
 from state.store import RunStore
 from tests.helpers import wait_for, wait_for_gate
 
@@ -312,8 +313,8 @@ async def test_a_cleanup_step_left_undispatched_is_queued_by_the_next_load(clien
     created = (await store.read_journal(run_id))[0]
     cleanup = cleanup_request(definition, run_id, created, "alice", "crashed front end", now_iso())
     assert (await store.cancel(run_id, "alice", "crashed front end", now_iso(), cleanup))[0] == "cancelled"
-    assert await store.undispatched(run_id) == {"@on_cancel"}
-    await client.queue.enqueue_wake(run_id)  # any later wake of the run
+    assert await store.undispatched(run_id) == {"@on_cancel", keys.WAKE_MARK}
+    await client.queue.enqueue_wake(run_id)  # any later wake of the run (or the sweep: tests/test_kill_matrix.py)
     for _ in range(150):
         if await redis.llen("test:closed"):
             break

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
+
+from processes._common.repositories import check_repository
 
 _SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _LATENCY = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s)?$")
@@ -78,18 +79,7 @@ class SLOInputs(BaseModel):
         return latency_seconds(self.threshold)
 
 
-# A git URL git itself fetches without running anything: no ext:: or fd:: remote helpers, no options.
-_URL = re.compile(r"^(?:(?:https?|ssh|git|file)://[^\s]+|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^\s:][^\s]*)$")
 _RULES_PATH = re.compile(r"^[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*$")
-
-
-def is_git_url(value: str) -> bool:
-    return bool(_URL.match(value))
-
-
-def is_git_repository(path: Path) -> bool:
-    """A working tree (``.git`` inside) or a bare repository (``HEAD`` and ``objects`` inside)."""
-    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
 
 
 class SLOSetupInputs(SLOInputs):
@@ -97,8 +87,9 @@ class SLOSetupInputs(SLOInputs):
 
     repo: str | None = Field(
         default=None,
-        description="the rules repository: a local path or a git URL; the rules go to a new branch there "
-                    "(and a GitHub pull request where GITHUB_TOKEN is set)")
+        description="the rules repository: an https:// or ssh:// URL, user@host:path, or a local path under "
+                    "SHEPHERD_REPO_ROOTS; the rules go to a new branch there (and a GitHub pull request where "
+                    "GITHUB_TOKEN is set)")
     rules_path: str = Field(default="rules", description="with repo: the directory inside it for the rule files")
 
     @field_validator("repo")
@@ -106,24 +97,7 @@ class SLOSetupInputs(SLOInputs):
     def _repo(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        value = value.strip()
-        if value.startswith("-") or any(c.isspace() or ord(c) < 32 for c in value):
-            raise ValueError("must be a local path or a git URL without spaces or a leading '-'")
-        if "://" in value or (":" in value and "@" in value.split(":", 1)[0]):
-            if not is_git_url(value):
-                raise ValueError("must be an https://, ssh://, git:// or file:// URL or user@host:path, "
-                                 f"got '{value[:80]}'")
-            return value
-        if "::" in value:
-            raise ValueError("git remote helpers (like ext::) are not allowed; give a path or a URL")
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            raise ValueError(f"a local repository must be an absolute path, got '{value[:80]}'")
-        if not path.is_dir():
-            raise ValueError(f"no such directory: {value[:200]}")
-        if not is_git_repository(path):
-            raise ValueError(f"{value[:200]} is not a git repository (no .git in it)")
-        return str(path)
+        return check_repository(value)  # the allow-list of what may reach git (processes._common.repositories)
 
     @field_validator("rules_path")
     @classmethod

@@ -3,7 +3,10 @@
 git runs from argument lists in a temporary clone, never in anyone's working tree: a local path is
 cloned like a URL, the branch is pushed back to it. The branch is named from the task's idempotency
 key, so a redelivered task finds the branch it pushed before and, when the files are already there,
-pushes nothing. Hooks, prompts and the ``ext::`` transport are switched off for every git call.
+pushes nothing. Hooks, prompts and the ``ext::`` transport are switched off for every git call, only
+the allowed transports are on (``GIT_ALLOW_PROTOCOL``), the repository is checked against the
+allow-list again before the clone, and files are written only inside the clone
+(``processes._common``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from pydantic import BaseModel
 from engine import TaskContext, task
 from engine.failpoints import failpoint
 from integrations.github import GitHub, GitHubError, GitHubSettings, github_repository
+from processes._common.repositories import check_repository, git_protocol_env
+from processes._common.workspace import OutsideWorkspace, write_inside
 
 AUTHOR = ("Shepherd", "shepherd@localhost")
 GIT_TIMEOUT = 120.0
@@ -69,7 +74,8 @@ _KEEP = {"GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "GIT_
 def _env() -> dict[str, str]:
     """The worker's environment without git variables that would point git at another repository."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C")
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", GIT_CONFIG_NOSYSTEM="1", LC_ALL="C",
+               **git_protocol_env())
     return env
 
 
@@ -102,18 +108,20 @@ async def _default_branch(work: Path) -> str | None:
 
 async def _push_branch(args: RepoArgs, branch: str, work: Path) -> RepoPushed:
     result = RepoPushed(repo=redact(args.repo), branch=branch)
-    await git("clone", "--quiet", "--no-tags", "--", args.repo, str(work))
+    try:  # checked where it was typed; again here, right before git sees it
+        repo = check_repository(args.repo)
+    except ValueError as exc:
+        result.problem = f"the repository was refused ({exc})"
+        return result
+    await git("clone", "--quiet", "--no-tags", "--", repo, str(work))
     result.base = await _default_branch(work)
     code, _ = await git("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}", cwd=work, check=False)
     exists = code == 0
     start = [f"refs/remotes/origin/{branch}"] if exists else ([f"refs/remotes/origin/{result.base}"]
                                                               if result.base else [])
     await git("checkout", "--quiet", "-B", branch, *start, cwd=work)
-    for name, content in args.files.items():
-        target = work / args.rules_path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-        result.paths.append(str(target.relative_to(work)))
+    for name, content in args.files.items():  # a committed symlink must not take the files elsewhere
+        result.paths.append(write_inside(work, f"{args.rules_path}/{name}", content))
     await git("add", "--", *result.paths, cwd=work)
     _, staged = await git("status", "--porcelain", "--", *result.paths, cwd=work)
     if not staged:
@@ -139,8 +147,8 @@ async def push_rules(args: RepoArgs, tctx: TaskContext) -> RepoPushed:
     with tempfile.TemporaryDirectory(prefix="shepherd-slo-repo-") as tmp:
         try:
             return await _push_branch(args, branch, Path(tmp) / "repo")
-        except GitFailed as exc:
-            return RepoPushed(repo=redact(args.repo), branch=branch, problem=str(exc))
+        except (GitFailed, OutsideWorkspace) as exc:
+            return RepoPushed(repo=redact(args.repo), branch=branch, problem=redact(str(exc)))
 
 
 class PullArgs(BaseModel):

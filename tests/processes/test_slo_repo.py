@@ -37,6 +37,13 @@ def git(*args: str, cwd: Path | None = None) -> str:
     return done.stdout.strip()
 
 
+@pytest.fixture(autouse=True)
+def repo_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Local repositories are allowed under the test's own directory only (SHEPHERD_REPO_ROOTS)."""
+    monkeypatch.setenv("SHEPHERD_REPO_ROOTS", str(tmp_path))
+    return tmp_path
+
+
 @dataclass
 class Repos:
     origin: Path
@@ -145,12 +152,12 @@ async def test_a_failing_push_is_reported_without_credentials(repos: Repos, tmp_
 
 
 @pytest.mark.parametrize(("repo", "message"), [
-    ("/no/such/dir", "no such directory: /no/such/dir"),
-    ("relative/path", "a local repository must be an absolute path, got 'relative/path'"),
-    ("ext::sh -c touch% /tmp/pwned", "must be a local path or a git URL without spaces"),
+    ("/no/such/dir", "/no/such/dir is outside the directories allowed for repositories"),
+    ("relative/path", "a local repository must be an absolute path under SHEPHERD_REPO_ROOTS, got 'relative/path'"),
+    ("ext::sh -c touch% /tmp/pwned", "git remote helpers (like ext::) are not allowed"),
     ("ext::sh", "git remote helpers (like ext::) are not allowed"),
-    ("--upload-pack=evil", "without spaces or a leading '-'"),
-    ("ftp://example.com/r.git", "must be an https://, ssh://, git:// or file:// URL or user@host:path"),
+    ("--upload-pack=evil", "must not begin with '-' (git would read it as an option)"),
+    ("ftp://example.com/r.git", "ftp:// is not allowed: give an https:// or ssh:// URL, user@host:path, or a local"),
 ])
 def test_bad_repos_are_refused_with_a_clear_message(repo: str, message: str) -> None:
     with pytest.raises(ArgumentError) as parsed:
