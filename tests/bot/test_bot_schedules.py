@@ -161,12 +161,16 @@ async def test_every_minute_schedule_fires_in_real_time(harness: Harness, slack:
     owners = {o.isoformat(): await redis.get(keys.dedup(f"schedule:{schedule.id}:{o.isoformat()}"))
               for o in (minute, minute + timedelta(minutes=1))}
     assert owners[minute.isoformat()] is not None
-    assert sorted(r["id"] for r in runs) == sorted(o for o in owners.values() if o)
+    # Every run listed owns an occurrence, and this minute's is among them. The next minute's may
+    # have started after the list was read (the bot outside the replica block goes on polling).
+    listed = {r["id"] for r in runs}
+    assert owners[minute.isoformat()] in listed and listed <= {o for o in owners.values() if o}
+    assert len(listed) == len(runs)
     assert {(r["process"], r["requester"], r["channel"]) for r in runs} == {("gate-demo", "U0ALICE", "C0OPS")}
 
     async def cards_shown() -> bool:
         cards = [m for m in await slack.top() if (m.get("metadata") or {}).get("event_type") == "shepherd_card"]
-        return len(cards) == len(runs) and all("Requested by <@U0ALICE>" in str(c["blocks"]) for c in cards)
+        return len(cards) >= len(runs) and all("Requested by <@U0ALICE>" in str(c["blocks"]) for c in cards)
 
     await eventually(cards_shown, 10)
 
