@@ -8,7 +8,6 @@ shell syntax is borrowed for quoting only; nothing is expanded or executed.
 from __future__ import annotations
 
 import re
-import shlex
 from collections import abc
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -41,54 +40,138 @@ class ArgumentError(ShepherdError, ValueError):
         return type(self), (self.lines,)  # keep the separate lines across pickling
 
 
-# Phones and Slack make quotes "smart"; no-break spaces arrive by copy/paste.
-_SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u00a0": " "})
-# Slack references (labels may hold spaces, quotes) and apostrophes inside words stay out of quoting.
-_PROTECT = re.compile(
-    "<(?:[@#!]|https?:|mailto:)[^\\s<>|\"'\u201c\u201d\u2018\u2019]*(?:\\|[^<>]*)?>"
-    "|(?<=\\w)\u2019(?=\\w)"
+MAX_COMMAND_TEXT = 4000
+"""Longest command text accepted, in characters: far more than any real command, and a bound
+on the work one request can cause (Slack itself sends up to 40,000 in a message)."""
+
+_SEPARATORS = frozenset(" \t\r\n\f\v")
+"""What separates words: ASCII white space only. A no-break space is a character of its word."""
+_CLOSERS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u201d": "\u201d", "\u2018": "\u2019"}
+"""Opening quote -> closing quote. Phones type \u201c...\u201d and \u2018...\u2019; a \u2019 between
+two letters is an apostrophe (it\u2019s), never a closing quote."""
+_REFERENCE = re.compile(
+    r"<(?:(?P<sigil>[@#])(?P<id>[A-Za-z0-9]+)|!subteam\^(?P<group>[A-Za-z0-9]+)|!(?P<special>here|channel|everyone)"
+    r"|(?P<url>(?:https?://|mailto:)[^\s<>|]+))(?:\|(?P<label>[^<>]*))?>"
 )
-_STASHED = re.compile("\ue000(\\d+)\ue001")
-
-
-def split_command_text(text: str) -> list[str]:
-    """Split like a POSIX shell (quotes, backslashes; no comments, so #channel survives).
-
-    Smart quotes count as plain ones and ``key="a b"`` becomes the token ``key=a b``, so text
-    typed on a phone splits the same as text typed in a terminal.
-    """
-    if not text.strip():
-        return []
-    stash: list[str] = []
-
-    def keep(match: re.Match[str]) -> str:
-        stash.append(match[0])
-        return f"\ue000{len(stash) - 1}\ue001"
-
-    work = text if "\ue000" in text else _PROTECT.sub(keep, text)
-    try:
-        tokens = shlex.split(work.translate(_SMART), comments=False, posix=True)
-    except ValueError as exc:
-        problem = "unclosed quote" if "quotation" in str(exc) else "dangling backslash"
-        raise ArgumentError(f"{problem} in: {text}") from None
-    return [_STASHED.sub(lambda m: stash[int(m[1])], token) for token in tokens]
-
-
-_REF = re.compile(
-    r"<(?:@|#|!subteam\^)(?P<id>[A-Za-z0-9]+)(?:\|[^<>]*)?>"
-    r"|<(?:mailto:)?(?P<url>(?<=mailto:)[^<>|\s]+|https?://[^<>|\s]+)(?:\|[^<>]*)?>"
-)
+"""A reference Slack puts in command text (``should_escape``): a person, channel, user group,
+special mention or link. Slack escapes a typed ``<`` as ``&lt;``, so only Slack writes these."""
 _ENTITY = re.compile("&(amp|lt|gt);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 
 
-def _unescape(value: str) -> str:
-    """Undo Slack's escaping so both front ends yield the same value: <@U1|al> -> U1, &lt; -> <.
+class Token(str):
+    """A word of command text, decoded; ``quoted_at`` is where its quoted (or backslash-escaped)
+    part starts, so ``key=`` is recognised only in text typed outside quotes: a quoted
+    ``'--note=x'`` is the value ``--note=x``, not an input named note."""
 
-    Processes get stable IDs (names change; IDs don't) and can resolve plain @names later.
+    quoted_at: int
+
+    def __new__(cls, text: str, quoted_at: int | None = None) -> Token:
+        token = super().__new__(cls, text)
+        token.quoted_at = len(text) if quoted_at is None else quoted_at
+        return token
+
+
+def _entities(text: str) -> str:
+    return _ENTITY.sub(lambda m: _ENTITIES[m[1]], text)
+
+
+def _reference(match: re.Match[str], quoted: bool) -> str:
+    """What a Slack reference means. Unquoted: the id a person or channel field wants (U1, C2,
+    S3; a link's URL). Quoted: the text as the person typed it (@alice, #ops, @here, the link)."""
+    label = match["label"]
+    if match["special"]:
+        return "@" + match["special"]
+    if not quoted:
+        return match["id"] or match["group"] or _entities(match["url"].removeprefix("mailto:"))
+    if label:
+        sigil = match["sigil"] or ("@" if match["group"] else "")
+        return _entities(label if label.startswith(sigil) else sigil + label)
+    if match["url"]:
+        return _entities(match["url"].removeprefix("mailto:"))
+    return (match["sigil"] or "@") + (match["id"] or match["group"])
+
+
+def split_command_text(text: str, limit: int = MAX_COMMAND_TEXT) -> list[str]:
+    """Split command text into words (``Token``), decoded: quotes removed, Slack's escaping undone.
+
+    Shell-like, and linear in the text's length: spaces separate words; ``"..."``, ``'...'`` and
+    the smart quotes phones type quote, and a quoted value means *literally this* (other quotes,
+    ``=``, ``--``, no-break spaces inside it are kept as they are); a backslash outside quotes
+    keeps the next character; ``#`` is just a character. Slack's references (``<@U1|al>``) become
+    ids outside quotes and the typed text inside them; ``&amp;``, ``&lt;``, ``&gt;`` become
+    ``&``, ``<``, ``>``. The result is plain text, never mrkdwn: whoever shows it in Slack escapes
+    it (``engine.mrkdwn``).
     """
-    plain = _REF.sub(lambda m: m["id"] or m["url"], value)
-    return _ENTITY.sub(lambda m: _ENTITIES[m[1]], plain)
+    if len(text) > limit:
+        raise ArgumentError(f"the command text is too long: {len(text):,} characters (at most {limit:,})")
+    tokens: list[str] = []
+    word: list[str] = []
+    quoted_at: int | None = None
+    started = False
+    closer = ""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "<" and (ref := _REFERENCE.match(text, i)):
+            word.append(_reference(ref, quoted=bool(closer)))
+            started, i = True, ref.end()
+            continue
+        if c == "&" and (entity := _ENTITY.match(text, i)):
+            word.append(_ENTITIES[entity[1]])
+            started, i = True, entity.end()
+            continue
+        if closer:
+            if c == closer and not (c == "\u2019" and 0 < i < n - 1 and text[i - 1].isalnum()
+                                    and text[i + 1].isalnum()):
+                closer = ""
+            elif c == "\\" and closer == '"' and i + 1 < n and text[i + 1] in '"\\':
+                word.append(text[i + 1])
+                i += 1
+            else:
+                word.append(c)
+        elif c in _SEPARATORS:
+            if started:
+                tokens.append(Token("".join(word), quoted_at))
+            word, quoted_at, started = [], None, False
+        elif c in _CLOSERS:
+            quoted_at = sum(map(len, word)) if quoted_at is None else quoted_at
+            closer, started = _CLOSERS[c], True
+        elif c == "\\":
+            if i + 1 == n:
+                raise ArgumentError(f"dangling backslash in: {text}")
+            quoted_at = sum(map(len, word)) if quoted_at is None else quoted_at
+            word.append(text[i + 1])
+            started, i = True, i + 1
+        else:
+            word.append(c)
+            started = True
+        i += 1
+    if closer:
+        raise ArgumentError(f"unclosed quote in: {text}")
+    if started:
+        tokens.append(Token("".join(word), quoted_at))
+    return tokens
+
+
+_REF = re.compile(
+    r"<(?:@|#|!subteam\^)(?P<id>[A-Za-z0-9]+)(?:\|[^<>]*)?>"
+    r"|<!(?P<special>here|channel|everyone)(?:\|[^<>]*)?>"
+    r"|<(?:mailto:)?(?P<url>(?<=mailto:)[^<>|\s]+|https?://[^<>|\s]+)(?:\|[^<>]*)?>"
+)
+
+
+def _unescape(value: str) -> str:
+    """Undo Slack's escaping in a value given as a ready-made word (the terminal's arguments, a
+    test's list): <@U1|al> -> U1, <!here> -> @here, &lt; -> <. Words from ``split_command_text``
+    are decoded there already and never pass here, so nothing is decoded twice.
+
+    Processes get stable IDs (names change; IDs don't) and can resolve plain @names later. The
+    result is plain text: ``&lt;!channel&gt;`` gives the characters ``<!channel>``, which every
+    Slack surface shows escaped (``engine.mrkdwn``), so it never becomes a ping again.
+    """
+    plain = _REF.sub(lambda m: m["id"] or (m["special"] and "@" + m["special"]) or m["url"], value)
+    return _entities(plain)
 
 
 _COLLECTIONS = {list, tuple, set, frozenset, abc.Sequence, abc.MutableSequence, abc.Set}
@@ -139,8 +222,8 @@ def parse_duration(text: str) -> timedelta:
     raise ArgumentError(f"expected {_DURATION}, got {_show(text)}")
 
 
-def _coerce_scalar(tp: Any, value: str) -> Any:
-    value, tp = _unescape(value), unwrap_optional(tp)[0]
+def _coerce_scalar(tp: Any, value: str, decoded: bool = False) -> Any:
+    value, tp = value if decoded else _unescape(value), unwrap_optional(tp)[0]
     if tp is bool:
         if value.strip().lower() not in _BOOLS:
             raise ArgumentError(f"expected yes or no (or true/false, on/off), got {_show(value)}")
@@ -156,16 +239,18 @@ def _coerce_scalar(tp: Any, value: str) -> Any:
     return value
 
 
-def _coerce(annotation: Any, value: Any) -> Any:
-    """Turn one token's text into what its field expects (lists split on commas, etc.)."""
+def _coerce(annotation: Any, value: Any, decoded: bool = False) -> Any:
+    """Turn one token's text into what its field expects (lists split on commas, etc.).
+
+    ``decoded``: the text came from ``split_command_text``, which undid Slack's escaping."""
     tp, optional = unwrap_optional(annotation)
     if not isinstance(value, str) or (value == "" and optional):
         return None if value == "" else value  # an empty value clears an optional input
     origin, args = get_origin(tp) or tp, get_args(tp)
     if origin not in _COLLECTIONS:
-        return _coerce_scalar(tp, value)
-    items = [item.strip() for item in _COMMA.split(value) if item.strip()]
-    return [_coerce_scalar(args[0] if args else Any, item) for item in items]
+        return _coerce_scalar(tp, value, decoded)
+    items = [item.strip() for item in (value.split(",") if decoded else _COMMA.split(value)) if item.strip()]
+    return [_coerce_scalar(args[0] if args else Any, item, decoded) for item in items]
 
 
 _KEYED = re.compile(r"(?P<dash>--)?(?P<key>[^\W\d][\w-]*)(?:=(?P<value>.*))?", re.DOTALL)
@@ -196,8 +281,10 @@ def _bind(
     used = 0
     for token in split_command_text(tokens) if isinstance(tokens, str) else tokens:
         m = _KEYED.fullmatch(token)
+        decoded = isinstance(token, Token)
+        typed_key = m is not None and m.end("key") + (m["value"] is not None) <= getattr(token, "quoted_at", len(token))
         value: Any
-        if m and (m["dash"] or m["value"] is not None):
+        if m and typed_key and (m["dash"] or m["value"] is not None):
             name, value = lookup.get(_norm(m["key"]), ""), m["value"]
             if not name or value is None:  # --name alone is a mistake, not a positional value
                 errors.append(f"input '{name}' needs a value: {name}=..." if name else
@@ -213,7 +300,7 @@ def _bind(
             errors.append(f"input '{name}' given twice")
             continue
         try:
-            raw[name] = _coerce(fields[name].annotation, value)
+            raw[name] = _coerce(fields[name].annotation, value, decoded)
         except ArgumentError as exc:
             errors.append(f"input '{name}': {exc}")
             bad.add(name)
