@@ -23,6 +23,7 @@ from bot.settings import BotSettings
 from engine.arguments import ArgumentError, parse_command, split_command_text
 from engine.client import ShepherdClient
 from engine.errors import NotAllowed
+from engine.mrkdwn import escape
 from engine.registry import PROCESSES, get_process
 
 RUNS_FILTERS = ("mine", "waiting", "all")
@@ -66,8 +67,10 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
             raise ArgumentError(f"usage: {command} {verb} <run id>" + (" [reason]" if verb == "cancel" else ""))
         if verb == "status":
             view = await engine.view(tokens[1])
-            steps = "\n".join(f"• {s.name}: {s.state}" + (f" — {s.detail}" if s.detail else "") for s in view.steps)
-            return f"Run `{view.id}` ({view.meta.get('process')}): *{view.status}*" + (f"\n{steps}" if steps else "")
+            steps = "\n".join(f"• {escape(s.name)}: {s.state}" + (f" — {escape(s.detail)}" if s.detail else "")
+                              for s in view.steps)
+            return f"Run `{view.id}` ({escape(view.meta.get('process'))}): *{view.status}*" + (
+                f"\n{steps}" if steps else "")
         meta = (await engine.view(tokens[1])).meta
         if meta.get("requester") != user:
             raise NotAllowed(f"only the requester ({mention(meta.get('requester', '?'))}) can {verb} this run")

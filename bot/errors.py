@@ -23,6 +23,7 @@ from bot.ids import mention
 from bot.render.text import who_may_act
 from engine.arguments import ArgumentError
 from engine.errors import GateClosed, NotAllowed, ShepherdError
+from engine.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +36,22 @@ def user_message(error: BaseException, *, mrkdwn: bool = True) -> tuple[str, boo
     """(text for the person, whether it was expected). Expected errors are not logged as bugs.
 
     ``mrkdwn=False`` for places Slack shows as plain text (a modal's inline errors), where a
-    mention would show as its raw ``<@U…>``."""
+    mention would show as its raw ``<@U…>``. For mrkdwn, an error's text is escaped
+    (``engine.mrkdwn``): it often quotes what the person typed (``unknown process '…'``, ``got
+    '…'``), which must not ping or link. Only ``NotAllowed`` is kept as written: the bot composes
+    those from validated ids, with their mentions."""
+    show = escape if mrkdwn else str
     if isinstance(error, ArgumentError):
-        return "\n".join(f"• {line}" for line in error.lines), True
+        return "\n".join(f"• {show(line)}" for line in error.lines), True
     if isinstance(error, GateClosed) and error.by:
-        text = str(error).replace(f" by {error.by}", f" by {mention(error.by)}")
+        text = show(error).replace(f" by {error.by}", f" by {mention(error.by)}" if mrkdwn else f" by {error.by}")
         return f"This gate is closed: {text}", True
     if isinstance(error, NotAllowed) and error.gate is not None and error.who and mrkdwn:
         text = str(error).replace(error.who, who_may_act({**error.gate, "four_eyes": False}))
         return text[:1].upper() + text[1:], True
     if isinstance(error, ShepherdError):
-        return str(error)[:1].upper() + str(error)[1:], True
+        text = str(error) if isinstance(error, NotAllowed) else show(error)
+        return text[:1].upper() + text[1:], True
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         return (STORE_DOWN, True)
     error_id = secrets.token_hex(4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from engine import Context, process
+from engine.mrkdwn import escape
 from integrations.github import github_repository
 from processes._slo.budget import human_minutes, promql_duration
 from processes._slo.documents import budget_summary, policy_document
@@ -124,12 +125,13 @@ async def slo_setup(inputs: SLOSetupInputs, ctx: Context) -> SLOSetupResult:
         if decision.approved:
             break
         changed, problem = reviewer_overrides(current, decision.comment)
-        reason = decision.comment or "no reason given"
+        reason = escape(decision.comment or "no reason given")  # typed by the reviewer: no ping, no link
         if changed is None or replans >= config.max_replans:
             why = (f"the requested change is not usable ({problem})" if problem else
                    f"re-plans are used up ({config.max_replans})" if changed is not None else
                    "the comment asks for no change (write e.g. target=99.5 to re-plan)")
-            ctx.note(f"Rejected by {decision.by}: {reason}. Stopping, nothing applied: {why}.", key=f"stopped{k}")
+            ctx.note(f"Rejected by {decision.by}: {reason}. Stopping, nothing applied: {escape(why)}.",
+                     key=f"stopped{k}")
             return _result(current, plan, validated, live, budget.requests, decision.by, False, replans)
         ctx.note(f"Rejected by {decision.by}: {reason}. Re-planning with target={changed.target:g} "
                  f"window={promql_duration(changed.window.total_seconds())} sli={changed.sli}.", key=f"replan{k}")

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from engine import TaskContext, task
+from engine.mrkdwn import escape
 from integrations.pagerduty import PagerDuty, PagerDutyError, PagerDutySettings
 from integrations.slack import SlackProblem, SlackSettings, WorkerSlack
 from processes._incident.issues import IssueError, IssueSettings, create_issue
@@ -127,7 +128,7 @@ async def page_oncall(args: PageArgs, tctx: TaskContext) -> PageResult:
                 why = f"PagerDuty failed: {exc}"
         if result is None and args.oncall_group and slack is not None and args.channel:
             await slack.post(args.channel, f"<!subteam^{args.oncall_group}> {args.severity.value} declared: "
-                                           f"{args.summary} — please join.")
+                                           f"{escape(args.summary)} — please join.")
             result = PageResult(via="usergroup", detail=f"{why}; paged the on-call group "
                                                         f"<!subteam^{args.oncall_group}>")
         elif result is None:
@@ -188,7 +189,7 @@ async def _exec_notice(args: PageArgs, slack: WorkerSlack | None) -> str:
     if slack is None:
         return f"{NO_SLACK}: tell leadership yourself."
     where = f" in <#{args.channel}>" if args.channel else ""
-    await slack.post(args.exec_channel, f"🚨 {args.severity.value} {args.incident_id}: {args.summary}. "
+    await slack.post(args.exec_channel, f"🚨 {args.severity.value} {args.incident_id}: {escape(args.summary)}. "
                                         f"Response under way{where}.")
     return f"Executive notice posted in <#{args.exec_channel}>"
 
