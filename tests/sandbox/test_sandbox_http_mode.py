@@ -156,7 +156,8 @@ async def test_http_timeout_retry_headers_and_encodings(raw_app: list[tuple[dict
     verifier = SignatureVerifier(server.signing_secret)
     assert verifier.is_valid_request(first_body, first_headers)
     form = {k: v[0] for k, v in parse_qs(first_body.decode(), keep_blank_values=True).items()}
-    assert form["text"] == "a&b=c" and form["command"] == "/run" and form["is_enterprise_install"] == "false"
+    # Slack HTML-escapes a typed & (https://api.slack.com/reference/surfaces/formatting#escaping)
+    assert form["text"] == "a&amp;b=c" and form["command"] == "/run" and form["is_enterprise_install"] == "false"
 
     posted = await web.chat_postMessage(channel="C0OPS", text="gate", blocks=BUTTON)
     await control.post("/actions", {"user": "U0BOB", "channel": "C0OPS", "ts": posted["ts"], "value": "r1"})
