@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
@@ -24,6 +25,12 @@ from tests.helpers import EXAMPLES
 
 for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
     os.environ.pop(proxy, None)
+
+# Hypothesis: a fixed example budget for `make test`; SHEPHERD_HYPOTHESIS_PROFILE=ci for the
+# longer budget of .ci/run's slow pass. No deadline: two cores are shared by many test runs.
+settings.register_profile("shepherd", max_examples=200, deadline=None)
+settings.register_profile("ci", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("SHEPHERD_HYPOTHESIS_PROFILE", "shepherd"))
 
 
 @pytest.fixture(scope="session")
