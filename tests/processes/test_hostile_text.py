@@ -188,3 +188,25 @@ async def test_slo_setup_review_comment_pings_nobody(harness: Harness, slack: Sl
     assert run.status == "completed", run.meta.get("error")
     assert "&lt;!channel&gt; &lt;!here&gt;" in json.dumps(await slack.thread(card["ts"]))  # the note, as typed
     await assert_harmless(control)
+
+
+async def test_a_cancel_reason_pings_nobody(harness: Harness, slack: Slack, control: Control,  # noqa: F811
+                                            client: ShepherdClient, worker_slack: object,  # noqa: F811
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAGERDUTY_ROUTING_KEY", raising=False)
+    people = People(slack, control, client)
+    run_id = await people.declare("U0ALICE", f"incident-response SEV-4 title={TYPED}")
+    await people.open_message("who takes which role", "shepherd_fill_in")  # the incident channel is up
+    await slack.command("U0ALICE", f"cancel {run_id} {HOSTILE}")
+    posted: list[str] = []
+
+    async def told() -> bool:
+        for channel in (await control.get("/channels"))["channels"]:
+            if channel.get("name", "").startswith("inc-"):
+                posted[:] = [m["text"] for m in (await control.get(f"/channels/{channel['id']}/messages"))["messages"]
+                             if "was cancelled by" in m["text"]]
+        return bool(posted)
+
+    await eventually(told, WAIT)
+    assert f"was cancelled by <@U0ALICE>: {SHOWN}." in posted[0]
+    await assert_harmless(control)
