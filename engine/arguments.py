@@ -141,8 +141,13 @@ def split_command_text(text: str, limit: int = MAX_COMMAND_TEXT) -> list[str]:
             if i + 1 == n:
                 raise ArgumentError(f"dangling backslash in: {text}")
             quoted_at = sum(map(len, word)) if quoted_at is None else quoted_at
+            started = True
+            if escaped := _ENTITY.match(text, i + 1) or _REFERENCE.match(text, i + 1):  # \& arrives as \&amp;
+                word.append(_ENTITIES[escaped[1]] if escaped.re is _ENTITY else _reference(escaped, quoted=True))
+                i = escaped.end()
+                continue
             word.append(text[i + 1])
-            started, i = True, i + 1
+            i += 1
         else:
             word.append(c)
             started = True

@@ -181,6 +181,11 @@ def test_split_special_mentions_become_plain_words() -> None:
     assert split_command_text("<!channel> <!here> <!everyone>") == ["@channel", "@here", "@everyone"]
 
 
+def test_split_backslash_keeps_what_slack_escaped_as_typed() -> None:
+    # Typed \& and \@bob arrive as \&amp; and \<@U0BOB|bob>: the backslash keeps the typed character(s).
+    assert split_command_text("a\\&amp;b \\<@U0BOB|bob> c\\ d") == ["a&b", "@bob", "c d"]
+
+
 def test_split_entities_decode_once() -> None:
     # The person typed "&lt;" literally (Slack sent &amp;lt;): they get "&lt;", not "<".
     assert split_command_text("a=&amp;lt; 'b=&amp;lt;'") == ["a=&lt;", "b=&lt;"]

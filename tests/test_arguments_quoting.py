@@ -30,7 +30,12 @@ def quotings(value: str) -> list[str]:
         ways.append(f"'{value}'")
     if "\u201d" not in value:
         ways.append(f"\u201c{value}\u201d")
+    if value:  # a backslash before every character that means something, and before the first
+        ways.append("".join("\\" + c if k == 0 or c in _SPECIAL else c for k, c in enumerate(value)))
     return ways
+
+
+_SPECIAL = frozenset(" \t\"'\u201c\u201d\u2018\u2019\\@#&<>")
 
 
 def received(typed: str) -> dict:
