@@ -33,8 +33,8 @@ def help_text(command: str) -> str:
     if not PROCESSES:
         return "No processes are registered."
     lines = ["*Processes* (details: `" + command + " help <process>`)"]
-    for definition in sorted(PROCESSES.values(), key=lambda d: d.id):
-        lines.append(f"• `{command} {definition.usage()}` — {definition.summary}")
+    for definition in sorted(PROCESSES.values(), key=lambda d: d.id):  # usage has <placeholders>: escaped
+        lines.append(f"• `{command} {escape(definition.usage())}` — {escape(definition.summary)}")
     lines.append(f"Also: `{command} status <run>`, `{command} cancel <run> [reason]`, `{command} retry <run>`, "
                  f"`{command} schedule <process> \"<cron>\" [args]`, `{command} schedules`, "
                  "`/runs [mine|waiting|all]`")
@@ -43,10 +43,12 @@ def help_text(command: str) -> str:
 
 def process_help(command: str, process_id: str) -> str:
     definition = get_process(process_id)
-    lines = [f"*{definition.title}* — {definition.summary}", f"Usage: `{command} {definition.usage()}`", "Inputs:"]
+    lines = [f"*{escape(definition.title)}* — {escape(definition.summary)}",
+             f"Usage: `{command} {escape(definition.usage())}`", "Inputs:"]
     for name, info in definition.inputs.model_fields.items():
-        need = "required" if info.is_required() else f"default `{info.get_default(call_default_factory=True)!r}`"
-        lines.append(f"• `{name}` {info.description or ''} ({need})")
+        default = escape(repr(info.get_default(call_default_factory=True)))
+        need = "required" if info.is_required() else f"default `{default}`"
+        lines.append(f"• `{name}` {escape(info.description or '')} ({need})")
     return "\n".join(lines)
 
 
