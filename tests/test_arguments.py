@@ -11,7 +11,6 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.arguments import (
-    MAX_COMMAND_TEXT,
     ArgumentError,
     missing_required,
     parse_arguments,
@@ -19,6 +18,7 @@ from engine.arguments import (
     split_command_text,
     validate_inputs,
 )
+from engine.command_text import MAX_COMMAND_TEXT
 from engine.errors import ProcessDefinitionError, ShepherdError
 
 

@@ -9,8 +9,8 @@ fix, the tokenizer ran for 20 s or more on the event loop and the other command 
 
 from __future__ import annotations
 
-from engine.arguments import MAX_COMMAND_TEXT
 from engine.client import ShepherdClient
+from engine.command_text import MAX_COMMAND_TEXT
 from tests.bot.conftest import Harness, Slack
 from tests.sandbox.control_client import Control
 
