@@ -95,7 +95,8 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
 async def runs_command(engine: ShepherdClient, body: dict[str, Any]) -> str:
     which = (body.get("text") or "mine").strip().lower() or "mine"
     if which not in RUNS_FILTERS:
-        raise ArgumentError(f"expected one of {', '.join(RUNS_FILTERS)}, got '{which}'")
+        shown = which if len(which) <= 60 else which[:57] + "…"  # one line, whatever was pasted
+        raise ArgumentError(f"expected one of {', '.join(RUNS_FILTERS)}, got '{shown}'")
     if which == "mine":
         runs = await engine.list_runs(requester=body["user_id"], limit=20)
     else:

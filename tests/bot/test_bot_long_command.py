@@ -34,3 +34,9 @@ async def test_a_huge_command_is_refused_and_does_not_hold_up_another(harness: H
     assert refusal == f"• the command text is too long: {len(LONG):,} characters (at most {MAX_COMMAND_TEXT:,})"
     assert [r["requester"] for r in await client.list_runs()] == ["U0BOB"]
     await slack.wait_card("deploy")  # the ordinary run's card is up
+
+
+async def test_a_huge_runs_filter_gets_one_short_line(harness: Harness, slack: Slack) -> None:
+    await slack.command("U0ALICE", "x" * 100_000, command="/runs")
+    [reply] = await slack.wait_ephemeral("U0ALICE", "expected one of mine, waiting, all")
+    assert reply == f"• expected one of mine, waiting, all, got '{'x' * 57}…'"
