@@ -5,7 +5,8 @@ arrive as ``&amp;``, ``&lt;`` and ``&gt;`` (https://api.slack.com/reference/surf
 and with the command's ``should_escape`` on ("Escape channels, users, and links sent to your app",
 https://api.slack.com/interactivity/slash-commands) typed ``@name`` arrives as ``<@U…|name>``,
 ``#channel`` as ``<#C…|channel>``, ``@here`` / ``@channel`` / ``@everyone`` as ``<!here>`` …,
-``@group`` as ``<!subteam^S…|@group>`` and a URL as ``<https://…>``. Shepherd's manifest sets
+``@group`` as ``<!subteam^S…|@group>``, a URL as ``<https://…>`` and an e-mail address as
+``<mailto:a@b.example|a@b.example>``. Shepherd's manifest sets
 ``should_escape: true`` on both its commands, so the sandbox does the same by default: an app that
 puts that text back into a message unescaped pings and links just as it would in Slack.
 
@@ -25,7 +26,8 @@ _CONTROL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _SPECIAL = ("here", "channel", "everyone")
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]|[A-Za-z0-9]"
 _TYPED = re.compile(
-    rf"(?<![\w@#/])(?P<sigil>[@#])(?P<name>{_NAME})"
+    r"(?P<email>(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+    rf"|(?<![\w@#/])(?P<sigil>[@#])(?P<name>{_NAME})"
     r"|(?P<url>https?://[^\s<>|\"'\\\u201c\u201d\u2018\u2019]+)"
 )
 
@@ -42,6 +44,8 @@ def escape_command_text(text: str, *, users: Mapping[str, str], channels: Mappin
         return escaped
 
     def reference(match: re.Match[str]) -> str:
+        if match["email"]:
+            return f"<mailto:{match['email']}|{match['email']}>"
         if match["url"]:
             return f"<{match['url']}>"
         name = match["name"]

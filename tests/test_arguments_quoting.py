@@ -18,7 +18,8 @@ from tests.slack_text import as_slack_sends
 PIECES = ["a", "Z", "9", " ", "  ", "\u00a0", "\t", "=", "--", "-x", "note=", "--note=x", "key=value", '"', "'",
           "\u201c", "\u201d", "\u2018", "\u2019", "it\u2019s", "\\", "\\\\", "<", ">", "&", "&amp;", "&lt;", "|",
           ",", "#", "@", "@bob", "@channel", "@here", "@sre", "#ops", "@nobody", "https://x.test/a?b=1&c=2",
-          "<https://evil.example|Approve here>", "<@U0BOB>", "<!channel>", "caf\u00e9", "\U0001f680", "$(id)", ";"]
+          "<https://evil.example|Approve here>", "a.b@x.test", "<@U0BOB>", "<!channel>", "caf\u00e9", "\U0001f680",
+          "$(id)", ";"]
 VALUES = st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=12).map("".join)
 """Values with no line breaks or control characters people cannot type into Slack's composer."""
 

@@ -14,7 +14,7 @@ from tests.sandbox.control_client import Control
 
 TYPED = "@bob in #ops: @here @channel @everyone @sre a&b <x> https://x.test/a?b=1&c=2 @nobody a@bob.test #nowhere"
 SENT = ("<@U0BOB|bob> in <#C0OPS|ops>: <!here> <!channel> <!everyone> <!subteam^S0SRE|@sre> a&amp;b &lt;x&gt; "
-        "<https://x.test/a?b=1&amp;c=2> @nobody a@bob.test #nowhere")
+        "<https://x.test/a?b=1&amp;c=2> @nobody <mailto:a@bob.test|a@bob.test> #nowhere")
 
 
 async def test_slash_command_text_arrives_escaped_as_slack_sends_it(control: Control) -> None:
