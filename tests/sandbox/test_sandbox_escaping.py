@@ -7,9 +7,12 @@ app kinder text than Slack does, and a ping an app posts by mistake goes unseen.
 
 from __future__ import annotations
 
+import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 
+from sandbox.config import SandboxConfig
 from sandbox.escaping import escape_command_text, notifies
+from tests.helpers import ROOT
 from tests.sandbox.control_client import Control
 
 TYPED = "@bob in #ops: @here @channel @everyone @sre a&b <x> https://x.test/a?b=1&c=2 @nobody a@bob.test #nowhere"
@@ -45,3 +48,10 @@ async def test_stored_messages_say_whom_they_notify(web: AsyncWebClient, control
     await web.chat_postMessage(channel="C0OPS", text="@channel, as plain words")
     messages = (await control.get("/channels/C0OPS/messages"))["messages"]
     assert [m["notifies"] for m in messages] == [["channel"], ["U0BOB"], []]
+
+
+def test_the_sandbox_escapes_as_the_manifest_asks() -> None:
+    """The sandbox's default is the app's own setting: every command in manifest.yml has should_escape."""
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    settings = {c["command"]: c.get("should_escape", False) for c in manifest["features"]["slash_commands"]}
+    assert settings and set(settings.values()) == {SandboxConfig().should_escape}, settings
