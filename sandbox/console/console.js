@@ -523,7 +523,10 @@
 
   /** One message or ephemeral; ``where`` is "channel" or "thread". */
   function pingName(who) {
-    if (who.startsWith("subteam^")) return `@${who.slice(8)}`;
+    if (who.startsWith("subteam^")) {
+      const group = state.groups[who.slice(8)];
+      return `@${group ? group.handle : who.slice(8)}`;
+    }
     const user = state.users[who];
     return `@${user ? user.name : who}`;
   }
