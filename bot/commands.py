@@ -26,6 +26,7 @@ from bot.settings import BotSettings
 from engine.arguments import ArgumentError, parse_command, split_command_text
 from engine.client import ShepherdClient
 from engine.errors import NotAllowed
+from engine.mrkdwn import escape
 from engine.registry import PROCESSES, get_process
 
 RUNS_FILTERS = ("mine", "waiting", "all")
@@ -35,8 +36,8 @@ def help_text(command: str) -> str:
     if not PROCESSES:
         return "No processes are registered."
     lines = ["*Processes* (details: `" + command + " help <process>`)"]
-    for definition in sorted(PROCESSES.values(), key=lambda d: d.id):
-        lines.append(f"• `{command} {definition.usage()}` — {definition.summary}")
+    for definition in sorted(PROCESSES.values(), key=lambda d: d.id):  # usage has <placeholders>: escaped
+        lines.append(f"• `{command} {escape(definition.usage())}` — {escape(definition.summary)}")
     lines.append(f"Also: `{command} status <run>`, `{command} cancel <run> [reason]`, `{command} retry <run>`, "
                  f"`{command} schedule <process> \"<cron>\" [args]`, `{command} schedules`, "
                  "`/runs [mine|waiting|all]`")
@@ -45,10 +46,12 @@ def help_text(command: str) -> str:
 
 def process_help(command: str, process_id: str) -> str:
     definition = get_process(process_id)
-    lines = [f"*{definition.title}* — {definition.summary}", f"Usage: `{command} {definition.usage()}`", "Inputs:"]
+    lines = [f"*{escape(definition.title)}* — {escape(definition.summary)}",
+             f"Usage: `{command} {escape(definition.usage())}`", "Inputs:"]
     for name, info in definition.inputs.model_fields.items():
-        need = "required" if info.is_required() else f"default `{info.get_default(call_default_factory=True)!r}`"
-        lines.append(f"• `{name}` {info.description or ''} ({need})")
+        default = escape(repr(info.get_default(call_default_factory=True)))
+        need = "required" if info.is_required() else f"default `{default}`"
+        lines.append(f"• `{name}` {escape(info.description or '')} ({need})")
     return "\n".join(lines)
 
 
@@ -69,8 +72,10 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
             raise ArgumentError(f"usage: {command} {verb} <run id>" + (" [reason]" if verb == "cancel" else ""))
         if verb == "status":
             view = await engine.view(tokens[1])
-            steps = "\n".join(f"• {s.name}: {s.state}" + (f" — {s.detail}" if s.detail else "") for s in view.steps)
-            return f"Run `{view.id}` ({view.meta.get('process')}): *{view.status}*" + (f"\n{steps}" if steps else "")
+            steps = "\n".join(f"• {escape(s.name)}: {s.state}" + (f" — {escape(s.detail)}" if s.detail else "")
+                              for s in view.steps)
+            return f"Run `{view.id}` ({escape(view.meta.get('process'))}): *{view.status}*" + (
+                f"\n{steps}" if steps else "")
         meta = (await engine.view(tokens[1])).meta
         if meta.get("requester") != user:
             raise NotAllowed(f"only the requester ({mention(meta.get('requester', '?'))}) can {verb} this run")
@@ -93,7 +98,8 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
 async def runs_command(engine: ShepherdClient, body: dict[str, Any]) -> str:
     which = (body.get("text") or "mine").strip().lower() or "mine"
     if which not in RUNS_FILTERS:
-        raise ArgumentError(f"expected one of {', '.join(RUNS_FILTERS)}, got '{which}'")
+        shown = which if len(which) <= 60 else which[:57] + "…"  # one line, whatever was pasted
+        raise ArgumentError(f"expected one of {', '.join(RUNS_FILTERS)}, got '{shown}'")
     if which == "mine":
         runs = await engine.list_runs(requester=body["user_id"], limit=20)
     else:

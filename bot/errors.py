@@ -23,6 +23,7 @@ from bot.ids import mention
 from bot.render.text import who_may_act
 from engine.arguments import ArgumentError
 from engine.errors import GateClosed, NotAllowed, ShepherdError
+from engine.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +33,22 @@ STORE_DOWN = ("Shepherd cannot reach its state store (Redis) right now. Try agai
 
 
 def user_message(error: BaseException) -> tuple[str, bool]:
-    """(text for the person, whether it was expected). Expected errors are not logged as bugs."""
+    """(text for the person, whether it was expected). Expected errors are not logged as bugs.
+
+    An error's text is escaped for mrkdwn (``engine.mrkdwn``): it often quotes what the person
+    typed (``unknown process '…'``, ``got '…'``), which must not ping or link. Only ``NotAllowed``
+    is kept as written: the bot composes those from validated ids, with their mentions."""
     if isinstance(error, ArgumentError):
-        return "\n".join(f"• {line}" for line in error.lines), True
+        return "\n".join(f"• {escape(line)}" for line in error.lines), True
     if isinstance(error, GateClosed) and error.by:
-        text = str(error).replace(f" by {error.by}", f" by {mention(error.by)}")
+        text = escape(str(error)).replace(f" by {error.by}", f" by {mention(error.by)}")
         return f"This gate is closed: {text}", True
     if isinstance(error, NotAllowed) and error.gate is not None and error.who:
         text = str(error).replace(error.who, who_may_act({**error.gate, "four_eyes": False}))
         return text[:1].upper() + text[1:], True
     if isinstance(error, ShepherdError):
-        return str(error)[:1].upper() + str(error)[1:], True
+        text = str(error) if isinstance(error, NotAllowed) else escape(str(error))
+        return text[:1].upper() + text[1:], True
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         return (STORE_DOWN, True)
     error_id = secrets.token_hex(4)

@@ -31,7 +31,7 @@ from bot.errors import reported, tell
 from bot.ids import ActionId, AnswerContext, CallbackId, GateRef, StartContext
 from bot.permissions import Permissions, check_start
 from bot.render.form import form_blocks, read_submission
-from bot.render.text import short
+from bot.render.text import short, shown
 from engine.arguments import ArgumentError, missing_required, parse_arguments
 from engine.client import ShepherdClient, import_form
 from engine.errors import UnknownGate
@@ -79,7 +79,7 @@ def answer_modal(title: str, form: type[BaseModel], ctx: AnswerContext) -> dict[
         "type": "modal", "callback_id": CallbackId.ANSWER_FORM, "private_metadata": ctx.model_dump_json(),
         "title": {"type": "plain_text", "text": "Answer"}, "submit": {"type": "plain_text", "text": "Send"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{short(title, 2900)}*"}},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{shown(title, 2900)}*"}},
                    *form_blocks(form)],
     }
 

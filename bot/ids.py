@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from engine import mrkdwn
+
 
 class ActionId(StrEnum):
     APPROVE = "shepherd_approve"
@@ -65,9 +67,10 @@ class StartContext(BaseModel):
 
 
 def mention(user: str) -> str:
-    """A Slack mention for a user id; the terminal's plain names are shown as they are."""
-    return f"<@{user}>" if user[:1] in ("U", "W") and user.isalnum() and user.isupper() else user
+    """A Slack mention for a user id; the terminal's plain names are shown as plain text."""
+    return mrkdwn.mention(user)
 
 
 def group_mention(group: str) -> str:
-    return f"<!subteam^{group}>" if group[:1] == "S" and group.isalnum() else f"@{group}"
+    """A user group's mention for its id; a handle is shown as ``@handle`` and pings nobody."""
+    return mrkdwn.group(group)

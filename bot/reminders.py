@@ -32,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ledger import ledger_key
 from bot.pacer import ChannelPacer
-from bot.render.text import parse_iso, short, slack_date, who_may_act
+from bot.render.text import parse_iso, shown, slack_date, who_may_act
 from state import keys
 from state.store import RunStore
 
@@ -83,14 +83,14 @@ def reminder_text(gate: dict[str, Any], opened_ms: int, now_ms: int) -> str:
     deadline = f"Deadline: {slack_date(int(gate['deadline_ms']))}." if gate.get("deadline_ms") else "No deadline."
     verb = "an answer" if gate.get("kind") == "ask" else "a decision"
     waited = duration((now_ms - opened_ms) / 1000)
-    return (f"⏰ Reminder: *{short(gate.get('title', '?'), 150)}* has been waiting {waited} "
+    return (f"⏰ Reminder: *{shown(gate.get('title', '?'), 150)}* has been waiting {waited} "
             f"for {verb} from {who_may_act(still_to_act(gate))}. {deadline}")
 
 
 def escalation_text(gate: dict[str, Any], escalated_ms: int) -> str:
     deadline = f" New deadline: {slack_date(int(gate['deadline_ms']))}." if gate.get("deadline_ms") else ""
     return (f"⏫ Escalated to {who_may_act(gate)}: nobody decided by {clock_time(escalated_ms)} — "
-            f"*{short(gate.get('title', '?'), 150)}*.{deadline}")
+            f"*{shown(gate.get('title', '?'), 150)}*.{deadline}")
 
 
 class Reminders:

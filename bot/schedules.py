@@ -40,6 +40,7 @@ from bot.settings import BotSettings
 from engine.arguments import ArgumentError, parse_command
 from engine.client import ShepherdClient
 from engine.errors import NotAllowed, ShepherdError
+from engine.mrkdwn import escape
 from engine.registry import get_process
 from state.connection import UNAVAILABLE
 
@@ -180,7 +181,7 @@ async def list_schedules(store: ScheduleStore, command: str, now: datetime | Non
     for s in schedules:
         upcoming = next_times(parse_cron(s.cron, s.timezone), now or datetime.now(UTC), 1)
         nxt = show_time(upcoming[0], s.timezone) if upcoming else "never"
-        args = f" {s.args}" if s.args else ""
+        args = f" {escape(s.args)}" if s.args else ""  # as typed: shown, never a ping
         lines.append(f"• `{s.id}` `{s.process}{args}` at `{s.cron}` ({s.timezone}) in <#{s.channel}> "
                      f"by {mention(s.creator)} — next {nxt}")
     return "\n".join(lines)
@@ -260,7 +261,7 @@ class ScheduleRunner:
                 log.warning("schedule %s could not start %s: %s", schedule.id, schedule.process, exc)
                 await self._tell(schedule, f"⚠️ Schedule `{schedule.id}` could not start "
                                            f"`{schedule.process}` for {show_time(occurrence, schedule.timezone)}: "
-                                           f"{exc}")
+                                           f"{escape(exc)}")
         await self.store.set_checked(schedule.id, now)
         return run_id
 

@@ -20,6 +20,7 @@ from bot.render.card import card
 from bot.render.gate import gate_message
 from bot.render.thread import line
 from engine.journal import Event, JournalView
+from engine.mrkdwn import escape
 from integrations.slack_metadata import find_message, metadata
 from state.store import RunStore
 
@@ -117,7 +118,7 @@ class RunSync:
             await self.pacer.wait(channel)
             await self.ledgers.intend(ledger, {"kind": STEP, "seq": seq})
             await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card,
-                                            text=f"📎 {event.get('name')} (no longer available)",
+                                            text=f"📎 {escape(event.get('name'))} (no longer available)",
                                             metadata=metadata(STEP, run=ledger.run_id, seq=seq))
             await self.ledgers.record(ledger, {"cursor": seq})
             return

@@ -2,13 +2,13 @@
 
 One parser serves ``shepherd run <process> [args]`` and Slack's ``/run <process> [args]``, so a
 process accepts the same text and reports the same problems wherever it is started. It is pure:
-shell syntax is borrowed for quoting only; nothing is expanded or executed.
+shell syntax is borrowed for quoting only (``engine.command_text`` splits the words); nothing is
+expanded or executed. ``ArgumentError`` and ``split_command_text`` are importable from here too.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections import abc
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -19,76 +19,31 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from engine.errors import ProcessDefinitionError, ShepherdError
+from engine.command_text import Token, decode_entities, split_command_text
+from engine.errors import ArgumentError, ProcessDefinitionError
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class ArgumentError(ShepherdError, ValueError):
-    """Bad command text or inputs: ``lines`` holds one human-readable line per problem.
-
-    All problems are collected first, so a person fixes a command in one go; being a
-    ShepherdError lets front ends print it like any other user-facing error.
-    """
-
-    exit_code = 2
-
-    def __init__(self, lines: Sequence[str] | str) -> None:
-        self.lines: list[str] = [lines] if isinstance(lines, str) else list(lines)
-        super().__init__("; ".join(self.lines))
-
-    def __reduce__(self) -> tuple[type[ArgumentError], tuple[list[str]]]:
-        return type(self), (self.lines,)  # keep the separate lines across pickling
-
-
-# Phones and Slack make quotes "smart"; no-break spaces arrive by copy/paste.
-_SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u00a0": " "})
-# Slack references (labels may hold spaces, quotes) and apostrophes inside words stay out of quoting.
-_PROTECT = re.compile(
-    "<(?:[@#!]|https?:|mailto:)[^\\s<>|\"'\u201c\u201d\u2018\u2019]*(?:\\|[^<>]*)?>"
-    "|(?<=\\w)\u2019(?=\\w)"
-)
-_STASHED = re.compile("\ue000(\\d+)\ue001")
-
-
-def split_command_text(text: str) -> list[str]:
-    """Split like a POSIX shell (quotes, backslashes; no comments, so #channel survives).
-
-    Smart quotes count as plain ones and ``key="a b"`` becomes the token ``key=a b``, so text
-    typed on a phone splits the same as text typed in a terminal.
-    """
-    if not text.strip():
-        return []
-    stash: list[str] = []
-
-    def keep(match: re.Match[str]) -> str:
-        stash.append(match[0])
-        return f"\ue000{len(stash) - 1}\ue001"
-
-    work = text if "\ue000" in text else _PROTECT.sub(keep, text)
-    try:
-        tokens = shlex.split(work.translate(_SMART), comments=False, posix=True)
-    except ValueError as exc:
-        problem = "unclosed quote" if "quotation" in str(exc) else "dangling backslash"
-        raise ArgumentError(f"{problem} in: {text}") from None
-    return [_STASHED.sub(lambda m: stash[int(m[1])], token) for token in tokens]
-
+__all__ = ["ArgumentError", "Token", "missing_required", "parse_arguments", "parse_command",
+           "parse_duration", "split_command_text", "unwrap_optional", "validate_inputs"]
 
 _REF = re.compile(
     r"<(?:@|#|!subteam\^)(?P<id>[A-Za-z0-9]+)(?:\|[^<>]*)?>"
+    r"|<!(?P<special>here|channel|everyone)(?:\|[^<>]*)?>"
     r"|<(?:mailto:)?(?P<url>(?<=mailto:)[^<>|\s]+|https?://[^<>|\s]+)(?:\|[^<>]*)?>"
 )
-_ENTITY = re.compile("&(amp|lt|gt);")
-_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 
 
 def _unescape(value: str) -> str:
-    """Undo Slack's escaping so both front ends yield the same value: <@U1|al> -> U1, &lt; -> <.
+    """Undo Slack's escaping in a value given as a ready-made word (the terminal's arguments, a
+    test's list): <@U1|al> -> U1, <!here> -> @here, &lt; -> <. Words from ``split_command_text``
+    are decoded there already and never pass here, so nothing is decoded twice.
 
-    Processes get stable IDs (names change; IDs don't) and can resolve plain @names later.
+    Processes get stable IDs (names change; IDs don't) and can resolve plain @names later. The
+    result is plain text: ``&lt;!channel&gt;`` gives the characters ``<!channel>``, which every
+    Slack surface shows escaped (``engine.mrkdwn``), so it never becomes a ping again.
     """
-    plain = _REF.sub(lambda m: m["id"] or m["url"], value)
-    return _ENTITY.sub(lambda m: _ENTITIES[m[1]], plain)
+    plain = _REF.sub(lambda m: m["id"] or (m["special"] and "@" + m["special"]) or m["url"], value)
+    return decode_entities(plain)
 
 
 _COLLECTIONS = {list, tuple, set, frozenset, abc.Sequence, abc.MutableSequence, abc.Set}
@@ -139,8 +94,8 @@ def parse_duration(text: str) -> timedelta:
     raise ArgumentError(f"expected {_DURATION}, got {_show(text)}")
 
 
-def _coerce_scalar(tp: Any, value: str) -> Any:
-    value, tp = _unescape(value), unwrap_optional(tp)[0]
+def _coerce_scalar(tp: Any, value: str, decoded: bool = False) -> Any:
+    value, tp = value if decoded else _unescape(value), unwrap_optional(tp)[0]
     if tp is bool:
         if value.strip().lower() not in _BOOLS:
             raise ArgumentError(f"expected yes or no (or true/false, on/off), got {_show(value)}")
@@ -156,16 +111,18 @@ def _coerce_scalar(tp: Any, value: str) -> Any:
     return value
 
 
-def _coerce(annotation: Any, value: Any) -> Any:
-    """Turn one token's text into what its field expects (lists split on commas, etc.)."""
+def _coerce(annotation: Any, value: Any, decoded: bool = False) -> Any:
+    """Turn one token's text into what its field expects (lists split on commas, etc.).
+
+    ``decoded``: the text came from ``split_command_text``, which undid Slack's escaping."""
     tp, optional = unwrap_optional(annotation)
     if not isinstance(value, str) or (value == "" and optional):
         return None if value == "" else value  # an empty value clears an optional input
     origin, args = get_origin(tp) or tp, get_args(tp)
     if origin not in _COLLECTIONS:
-        return _coerce_scalar(tp, value)
-    items = [item.strip() for item in _COMMA.split(value) if item.strip()]
-    return [_coerce_scalar(args[0] if args else Any, item) for item in items]
+        return _coerce_scalar(tp, value, decoded)
+    items = [item.strip() for item in (value.split(",") if decoded else _COMMA.split(value)) if item.strip()]
+    return [_coerce_scalar(args[0] if args else Any, item, decoded) for item in items]
 
 
 _KEYED = re.compile(r"(?P<dash>--)?(?P<key>[^\W\d][\w-]*)(?:=(?P<value>.*))?", re.DOTALL)
@@ -196,8 +153,10 @@ def _bind(
     used = 0
     for token in split_command_text(tokens) if isinstance(tokens, str) else tokens:
         m = _KEYED.fullmatch(token)
+        decoded = isinstance(token, Token)
+        typed_key = m is not None and m.end("key") + (m["value"] is not None) <= getattr(token, "quoted_at", len(token))
         value: Any
-        if m and (m["dash"] or m["value"] is not None):
+        if m and typed_key and (m["dash"] or m["value"] is not None):
             name, value = lookup.get(_norm(m["key"]), ""), m["value"]
             if not name or value is None:  # --name alone is a mistake, not a positional value
                 errors.append(f"input '{name}' needs a value: {name}=..." if name else
@@ -213,7 +172,7 @@ def _bind(
             errors.append(f"input '{name}' given twice")
             continue
         try:
-            raw[name] = _coerce(fields[name].annotation, value)
+            raw[name] = _coerce(fields[name].annotation, value, decoded)
         except ArgumentError as exc:
             errors.append(f"input '{name}': {exc}")
             bad.add(name)

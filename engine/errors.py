@@ -6,6 +6,8 @@ else formats errors for people.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ShepherdError(Exception):
     """Base for errors whose message is meant for the user."""
@@ -67,3 +69,20 @@ class NonDeterminismError(ShepherdError):
 
 class ProcessDefinitionError(ShepherdError):
     """A process or task is declared or used wrongly (a bug in process code)."""
+
+
+class ArgumentError(ShepherdError, ValueError):
+    """Bad command text or inputs: ``lines`` holds one human-readable line per problem.
+
+    All problems are collected first, so a person fixes a command in one go; being a
+    ShepherdError lets front ends print it like any other user-facing error.
+    """
+
+    exit_code = 2
+
+    def __init__(self, lines: Sequence[str] | str) -> None:
+        self.lines: list[str] = [lines] if isinstance(lines, str) else list(lines)
+        super().__init__("; ".join(self.lines))
+
+    def __reduce__(self) -> tuple[type[ArgumentError], tuple[list[str]]]:
+        return type(self), (self.lines,)  # keep the separate lines across pickling

@@ -11,6 +11,7 @@ import re
 from pydantic import BaseModel, Field, field_validator
 
 from engine import Approvers, Context, Decision, process
+from engine.mrkdwn import escape, mention
 from processes._incident.cancel import release_incident
 from processes._incident.models import (
     USER,
@@ -76,7 +77,8 @@ def _slug(text: str) -> str:
 
 
 def _who(user: str | None) -> str:
-    return f"<@{user}>" if user else "—"
+    """A person's mention: only a well-formed user id becomes one (``engine.mrkdwn.mention``)."""
+    return mention(user) if user else "—"
 
 
 @process("incident-response", title="Incident response", inputs=IncidentInputs, positional=["severity"],
@@ -130,23 +132,25 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
     sev = inputs.severity.value
     title = (inputs.title or "").strip() or f"{inputs.service or 'service'} {sev.lower()} incident"
     lead = inputs.commander or ctx.requester
+    shown = escape(title)  # what people typed, for Slack: the title and service ping nobody, link nowhere
+    service = escape(inputs.service or "")
 
     # -- declare ----------------------------------------------------------------------------
     start = await ctx.task(begin_incident, BeginArgs(severity=inputs.severity, title=title))
     inc = start.incident_id
     timeline = Timeline()
     timeline.add(start.declared_at, f"{sev} declared by {_who(ctx.requester)}: {title}")
-    ctx.note(f"🚨 *{inc}* declared — {sev} ({policy.meaning}): {title}")
+    ctx.note(f"🚨 *{inc}* declared — {sev} ({policy.meaning}): {shown}")
 
     # -- the incident channel -------------------------------------------------------------------
     day = inc.split("-")[1]
     channel = await ctx.task(open_channel, OpenChannelArgs(
         incident_id=inc, name=f"{start.channel_prefix}-{day}-{_slug(title)}",
-        topic=f"{sev} {inc}: {title} | commander: {_who(inputs.commander)} | status: investigating",
+        topic=f"{sev} {inc}: {shown} | commander: {_who(inputs.commander)} | status: investigating",
         fallback=ctx.channel, invite=[ctx.requester, *([inputs.commander] if inputs.commander else []),
                                       *start.responders],
-        announce=f"🚨 *{inc}* — {sev} declared by {_who(ctx.requester)}: {title}"
-                 + (f" (service {inputs.service})" if inputs.service else "")))
+        announce=f"🚨 *{inc}* — {sev} declared by {_who(ctx.requester)}: {shown}"
+                 + (f" (service {service})" if inputs.service else "")))
     where = channel.channel
     ctx.note(_channel_note(channel, ctx.channel))
     timeline.add(ctx.now(), _channel_note(channel, ctx.channel))
@@ -176,7 +180,7 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
         ctx.note(acked.detail)
     role_people = [getattr(roles, f) for f in ROLES if getattr(roles, f)]
     await ctx.task(invite_people, InviteArgs(channel=where, users=[*role_people, *(page.oncall if page else [])]))
-    topic = f"{sev} {inc}: {title} | commander: {_who(commander)} | status: "
+    topic = f"{sev} {inc}: {shown} | commander: {_who(commander)} | status: "
     await _post(ctx, PostArgs(channel=where, text=f"*{inc}* roles: {roles_text}",
                               topic=topic + "investigating" if channel.created else None))
 
@@ -244,7 +248,7 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
                                                    approved_by=review.by)
             break
         ctx.note(f"Postmortem revision {revision} rejected by {_who(review.by)}: "
-                 f"{review.comment or 'no comment'}", key=f"review-{revision}-no")
+                 f"{escape(review.comment or 'no comment')}", key=f"review-{revision}-no")
         if revision > start.review_rounds:
             break
         facts.review_comment = review.comment or "(rejected without a comment)"
@@ -258,7 +262,7 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
     # -- action items ------------------------------------------------------------------------------------
     outputs.action_items = [ActionItemOutcome(**a.model_dump()) for a in actions]
     if actions:
-        listing = "; ".join(f"{a.title} ({_who(a.owner)}, due {a.due.isoformat()})" for a in actions)
+        listing = "; ".join(f"{escape(a.title)} ({_who(a.owner)}, due {a.due.isoformat()})" for a in actions)
         if start.github_repo:
             for n, item in enumerate(actions, 1):
                 filed = await ctx.task(file_issue, IssueArgs(incident_id=inc, item=item, number=n), key=f"issue-{n}")
@@ -310,7 +314,7 @@ async def _until_mitigated(ctx: Context, inc: str, commander: str, where: str | 
             at = ctx.now(key=f"update-{updates}-at")
             text = update.status + (f" — next: {update.next_update}" if update.next_update else "")
             timeline.add(at, f"{_who(commander)}: {text}" + (" (mitigated)" if update.mitigated else ""), "update")
-            await _post(ctx, PostArgs(channel=where, text=f"📣 *{inc}* update #{updates}: {text}"),
+            await _post(ctx, PostArgs(channel=where, text=f"📣 *{inc}* update #{updates}: {escape(text)}"),
                         key=f"update-{updates}-post")
             if update.mitigated:
                 break
@@ -318,7 +322,7 @@ async def _until_mitigated(ctx: Context, inc: str, commander: str, where: str | 
                                         facts={"incident": inc, "updates": updates}, key=f"mitigated-{attempt}")
         if decision.approved:
             return decision, updates
-        ctx.note(f"Not mitigated yet ({_who(decision.by)}: {decision.comment or 'no comment'}); "
+        ctx.note(f"Not mitigated yet ({_who(decision.by)}: {escape(decision.comment or 'no comment')}); "
                  "status updates continue", key=f"mitigated-{attempt}-no")
         timeline.add(decision.at, f"Mitigation not confirmed: {decision.comment or 'no comment'}")
     raise RuntimeError(f"{inc} was not mitigated after {bound} rounds; the run stops (the incident stays open)")
@@ -332,7 +336,7 @@ async def _gate_until_approved(ctx: Context, title: str, key: str, commander: st
                                         key=f"{key}-{attempt}")
         if decision.approved:
             return decision
-        ctx.note(f"Not resolved yet ({_who(decision.by)}: {decision.comment or 'no comment'})",
+        ctx.note(f"Not resolved yet ({_who(decision.by)}: {escape(decision.comment or 'no comment')})",
                  key=f"{key}-{attempt}-no")
         timeline.add(decision.at, f"Resolution refused: {decision.comment or 'no comment'}")
     raise RuntimeError(f"'{title}' was refused {bound} times; the run stops (the incident stays open)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from engine import Context, process
+from engine.mrkdwn import escape
 from integrations.github import github_repository
 from processes._slo.budget import human_minutes, promql_duration
 from processes._slo.documents import budget_summary, policy_document
@@ -125,12 +126,13 @@ async def slo_setup(inputs: SLOSetupInputs, ctx: Context) -> SLOSetupResult:
         if decision.approved:
             break
         changed, problem = reviewer_overrides(current, decision.comment)
-        reason = decision.comment or "no reason given"
+        reason = escape(decision.comment or "no reason given")  # typed by the reviewer: no ping, no link
         if changed is None or replans >= config.max_replans:
             why = (f"the requested change is not usable ({problem})" if problem else
                    f"re-plans are used up ({config.max_replans})" if changed is not None else
                    "the comment asks for no change (write e.g. target=99.5 to re-plan)")
-            ctx.note(f"Rejected by {decision.by}: {reason}. Stopping, nothing applied: {why}.", key=f"stopped{k}")
+            ctx.note(f"Rejected by {decision.by}: {reason}. Stopping, nothing applied: {escape(why)}.",
+                     key=f"stopped{k}")
             return _result(current, plan, validated, live, budget.requests, decision.by, False, replans)
         ctx.note(f"Rejected by {decision.by}: {reason}. Re-planning with target={changed.target:g} "
                  f"window={promql_duration(changed.window.total_seconds())} sli={changed.sli}.", key=f"replan{k}")
@@ -224,21 +226,22 @@ async def _to_repo(ctx: Context, inputs: SLOSetupInputs, plan: SLOPlan,
         repo=inputs.repo, rules_path=inputs.rules_path, service=inputs.service, message=message,
         files={plan.spec.rules_filename: plan.rules, plan.spec.tests_filename: plan.tests}), key="repo")
     files = ", ".join(f"`{p}`" for p in pushed.paths)
+    repo = escape(pushed.repo)  # typed by the requester: shown as text in the thread
     if pushed.problem:
-        ctx.note(f"Not pushed to {pushed.repo}: {pushed.problem}. The rule files are attached; commit them under "
+        ctx.note(f"Not pushed to {repo}: {escape(pushed.problem)}. The rule files are attached; commit them under "
                  f"`{inputs.rules_path}/` by hand.", key="repo-failed")
         return None, None
     short = (pushed.commit or "")[:12]
     if pushed.unchanged:
-        ctx.note(f"Branch `{pushed.branch}` in {pushed.repo} already holds {files} as generated (commit {short}): "
+        ctx.note(f"Branch `{pushed.branch}` in {repo} already holds {files} as generated (commit {short}): "
                  f"nothing pushed.", key="repo-pushed")
     else:
-        ctx.note(f"Pushed branch `{pushed.branch}` to {pushed.repo}: commit {short} adds {files}.", key="repo-pushed")
+        ctx.note(f"Pushed branch `{pushed.branch}` to {repo}: commit {short} adds {files}.", key="repo-pushed")
     base = pushed.base or "main"
     github = github_repository(inputs.repo)
     if github is None:
-        ctx.note(f"No pull request: {pushed.repo} is not on github.com. Open a merge request from `{pushed.branch}` "
-                 f"into `{base}` there, or merge it on `{base}` with `git fetch {pushed.repo} {pushed.branch}` and "
+        ctx.note(f"No pull request: {repo} is not on github.com. Open a merge request from `{pushed.branch}` "
+                 f"into `{base}` there, or merge it on `{base}` with `git fetch {repo} {pushed.branch}` and "
                  f"`git merge FETCH_HEAD`.", key="repo-no-pr")
         return pushed.branch, None
     pull: PullOpened = await ctx.task(open_pull_request, PullArgs(

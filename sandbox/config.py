@@ -49,6 +49,10 @@ class SandboxConfig:
     event_subscriptions: set[str] = field(default_factory=lambda: {"app_mention", "app_home_opened"})
     """Events API types delivered to the app; ``message.channels``/``message.im`` add message events."""
 
+    should_escape: bool = True
+    """Slash command text escapes @users, #channels and links as with the manifest's ``should_escape``
+    (Shepherd's manifest sets it on both commands); ``&``, ``<`` and ``>`` are escaped either way."""
+
     ack_timeout: float = 3.0
     """Seconds the app has to acknowledge an envelope or answer an HTTP delivery."""
     trigger_ttl: float = 3.0

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sandbox.control_base import endpoint
 from sandbox.errors import ControlError
+from sandbox.escaping import notifies
 from sandbox.runtime import Sandbox
 from sandbox.sse import stream
 
@@ -56,7 +57,7 @@ async def channel_messages(sb: Sandbox, request: web.Request, body: dict[str, An
         messages = list(ws.messages.get(channel.id, {}).values())
     else:
         messages = ws.history(channel.id)
-    return {"channel": channel.id, "messages": [ws.render(m) for m in messages]}
+    return {"channel": channel.id, "messages": [ws.shown(m) for m in messages]}
 
 
 @endpoint
@@ -64,7 +65,7 @@ async def thread(sb: Sandbox, request: web.Request, body: dict[str, Any]) -> dic
     ws = sb.workspace
     channel = ws.channel(request.match_info["channel"], names=True, users=True)
     messages = ws.thread(channel.id, request.match_info["ts"])
-    return {"channel": channel.id, "messages": [ws.render(m) for m in messages]}
+    return {"channel": channel.id, "messages": [ws.shown(m) for m in messages]}
 
 
 @endpoint
@@ -76,7 +77,8 @@ async def ephemerals(sb: Sandbox, request: web.Request, body: dict[str, Any]) ->
     items = [e for e in ws.ephemerals if e.user == user.id and (request.query.get("all") or not e.deleted)]
     if channel:
         items = [e for e in items if e.channel == ws.channel(channel, names=True, users=True).id]
-    return {"user": user.id, "ephemerals": [e.to_json() for e in items]}
+    return {"user": user.id, "ephemerals": [e.to_json() | {"notifies": notifies(e.text, e.blocks, e.attachments)}
+                                            for e in items]}
 
 
 @endpoint

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox import payloads
 from sandbox.errors import ControlError, SlackError
+from sandbox.escaping import escape_command_text
 from sandbox.records import Delivery
 from sandbox.response_url import Hook, apply_response
 
@@ -101,6 +102,10 @@ class Interactions:
         record.hook = self.sb.hooks.create(self.sb.base_url, "commands", user=user.id, channel=channel.id,
                                            interaction_id=record.id)
         record.response_url = record.hook.url
+        text = escape_command_text(
+            text, users={u.name: u.id for u in ws.users.values() if not u.deleted},
+            channels={c.name: c.id for c in ws.channels.values() if not c.is_im},
+            groups={g.handle: g.id for g in ws.usergroups.values()}, should_escape=self.sb.config.should_escape)
         record.payload = payloads.slash_command(self.sb.config, user, channel, command, text,
                                                 trigger_id=record.trigger_id, response_url=record.response_url)
         delivery = await self.deliver(record, "slash_commands", accepts_response_payload=True, signing=signing)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sandbox.config import SandboxConfig
 from sandbox.errors import SlackError
+from sandbox.escaping import notifies
 from sandbox.events import EventBus
 from sandbox.ids import TsClock, new_id
 from sandbox.model import Channel, Ephemeral, File, Message, User, Usergroup
@@ -171,6 +172,13 @@ class Workspace:
         if m.metadata:
             out["metadata"] = copy.deepcopy(m.metadata)
         return out
+
+    def shown(self, m: Message) -> dict[str, Any]:
+        """``render`` plus what tests and the console need and Slack's API does not return:
+        ``notifies``, whom the message would notify (``sandbox.escaping.notifies``); Slack's own
+        system messages (``channel_join`` …) notify nobody."""
+        said = m.subtype in (None, "thread_broadcast", "bot_message")  # not "X has joined" and such
+        return self.render(m) | {"notifies": notifies(m.text, m.blocks, m.attachments) if said else []}
 
     # ---- messages ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from engine.arguments import (
     split_command_text,
     validate_inputs,
 )
+from engine.command_text import MAX_COMMAND_TEXT
 from engine.errors import ProcessDefinitionError, ShepherdError
 
 
@@ -128,8 +129,10 @@ def test_split_hash_is_not_a_comment() -> None:
     assert split_command_text("channel=#general #ops") == ["channel=#general", "#ops"]
 
 
-def test_split_no_break_space_separates_tokens() -> None:
-    assert split_command_text("a=1\u00a0b=2") == ["a=1", "b=2"]
+def test_split_no_break_space_is_a_character_not_a_separator() -> None:
+    # A no-break space says "do not break here": it stays in its word, as it was typed.
+    assert split_command_text("a=1\u00a0b=2") == ["a=1\u00a0b=2"]
+    assert split_command_text('note="10\u00a0GB"') == ["note=10\u00a0GB"]
 
 
 @pytest.mark.parametrize("text", ['title="oops', "title='oops", "title=“oops", "a b \u2018c"])
@@ -163,10 +166,60 @@ def test_split_unquoted_metacharacters_are_just_text() -> None:
 
 
 def test_split_keeps_slack_reference_labels_intact() -> None:
+    # A label's spaces and quotes do not split or quote: the reference decodes to its id / URL.
     text = "owner=<@U123|alice smith> link=<https://x.test/a|Bob's page>"
-    assert split_command_text(text) == [
-        "owner=<@U123|alice smith>", "link=<https://x.test/a|Bob's page>"
-    ]
+    assert split_command_text(text) == ["owner=U123", "link=https://x.test/a"]
+
+
+def test_split_quoted_references_are_the_text_as_typed() -> None:
+    # Slack rewrote what the person typed (should_escape); quoted, they get back what they typed.
+    text = "note=\"ping <@U1|alice>, <#C2|ops>, <!subteam^S3|@sre>, <!here> at <http://x.test|x.test>\""
+    assert split_command_text(text) == ["note=ping @alice, #ops, @sre, @here at x.test"]
+
+
+def test_split_special_mentions_become_plain_words() -> None:
+    assert split_command_text("<!channel> <!here> <!everyone>") == ["@channel", "@here", "@everyone"]
+
+
+def test_split_backslash_keeps_what_slack_escaped_as_typed() -> None:
+    # Typed \& and \@bob arrive as \&amp; and \<@U0BOB|bob>: the backslash keeps the typed character(s).
+    assert split_command_text("a\\&amp;b \\<@U0BOB|bob> c\\ d") == ["a&b", "@bob", "c d"]
+
+
+def test_split_entities_decode_once() -> None:
+    # The person typed "&lt;" literally (Slack sent &amp;lt;): they get "&lt;", not "<".
+    assert split_command_text("a=&amp;lt; 'b=&amp;lt;'") == ["a=&lt;", "b=&lt;"]
+    assert split_command_text("&lt;https://evil.example|Approve here&gt;") == ["<https://evil.example|Approve"
+                                                                               , "here>"]
+
+
+# --- quoting means "literally this" (issue 10, item 20) ------------------------------------
+
+
+def test_quoted_key_value_is_a_positional_value() -> None:
+    raw = parse_arguments(Incident, INCIDENT_POS, split_command_text("'--note=x'"))
+    assert raw == {"title": "--note=x"}
+    raw = parse_arguments(Incident, INCIDENT_POS, split_command_text('"title=x y"'))
+    assert raw == {"title": "title=x y"}
+
+
+def test_quoted_value_after_a_typed_key_is_still_keyed() -> None:
+    assert parse_arguments(Incident, (), split_command_text("title='--note=x'")) == {"title": "--note=x"}
+    assert parse_arguments(Incident, (), split_command_text("--title=\"a b\"")) == {"title": "a b"}
+
+
+def test_smart_quotes_inside_a_quoted_value_stay() -> None:
+    text = "title=\"he said \u201chi\u201d and \u2018bye\u2019\" owner=bob"
+    assert split_command_text(text) == ["title=he said \u201chi\u201d and \u2018bye\u2019", "owner=bob"]
+    assert split_command_text("title='it\u2019s' owner=bob") == ["title=it\u2019s", "owner=bob"]
+    assert split_command_text("title=\u201csay \"x\"\u201d b") == ['title=say "x"', "b"]
+
+
+def test_split_is_linear_and_long_text_is_refused_in_one_line() -> None:
+    assert len(split_command_text("x" * MAX_COMMAND_TEXT)) == 1
+    with pytest.raises(ArgumentError) as exc:
+        split_command_text("a" * 1_000_000)
+    assert lines(exc) == ["the command text is too long: 1,000,000 characters (at most 4,000)"]
 
 
 # --- parse_arguments: binding -------------------------------------------------------------

@@ -10,11 +10,11 @@ from typing import Any
 
 from bot.ids import ActionId, BlockId, GateRef, mention
 from bot.render.gate import verdict
-from bot.render.text import hhmm, short, short_inputs, who_may_act
+from bot.render.text import hhmm, short_inputs, shown, who_may_act
 
 
 def ask_message(run_id: str, gate: dict[str, Any], answer: dict[str, Any] | None = None) -> dict[str, Any]:
-    title = short(gate.get("title", "Question"), 200)
+    title = shown(gate.get("title", "Question"), 200)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"❓ *{title}*"}}]
     if gate.get("status") == "open":
         who = who_may_act(gate)

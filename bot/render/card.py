@@ -1,12 +1,17 @@
-"""The status card: one message per run, edited in place as the run moves."""
+"""The status card: one message per run, edited in place as the run moves.
+
+The title, inputs, error and step names may hold what people typed: all are shown escaped
+(``bot.render.text.shown``), so a card can neither ping a channel nor carry a disguised link.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.ids import mention
-from bot.render.text import elapsed, short, short_inputs, who_may_act
+from bot.render.text import elapsed, short_inputs, shown, who_may_act
 from engine.journal import JournalView
+from engine.mrkdwn import escape
 
 ICONS = {"running": "🔄", "waiting": "⏸️", "completed": "✅", "failed": "❌", "cancelled": "⊘"}
 
@@ -29,7 +34,7 @@ def status_text(meta: dict[str, str], gates: dict[str, dict[str, Any]]) -> str:
         who = "; ".join(who_may_act(g) for g in open_gates)
         return f"waiting for {who}" if who else "waiting"
     if status == "failed" and meta.get("error"):
-        return f"failed: {short(meta['error'], 80)}"
+        return f"failed: {shown(meta['error'], 80)}"
     return status
 
 
@@ -45,14 +50,14 @@ def card(run_id: str, meta: dict[str, str], journal: JournalView,
     took = elapsed(meta.get("created_at", ""), meta.get("updated_at") if terminal else None)
     pending = list(journal.pending.values())
     current = step_name(pending[-1]) if pending and not terminal else ""
-    title = meta.get("title") or meta.get("process", "run")
+    title = escape(meta.get("title") or meta.get("process", "run"))
     state = f"{ICONS.get(status, '')} *{status_text(meta, gates)}*"
-    head = f"*{title}*  `{meta.get('process', '')}` run `{run_id}`" + (f"\n{inputs}" if inputs else "")
+    head = f"*{title}*  `{escape(meta.get('process', ''))}` run `{run_id}`" + (f"\n{inputs}" if inputs else "")
     facts = [f"Requested by {mention(meta.get('requester', '?'))}", f"{done}/{len(requests)} steps"]
     if took:
         facts.append(took)
     if current:
-        facts.append(f"current: {short(current, 60)}")
+        facts.append(f"current: {shown(current, 60)}")
     text = f"{title} ({run_id}): {status_text(meta, gates)}"
     return {"text": text, "blocks": [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},

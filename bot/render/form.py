@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from bot.render.text import short
-from engine.arguments import ArgumentError, parse_arguments, unwrap_optional, validate_inputs
+from engine.arguments import ArgumentError, Token, parse_arguments, unwrap_optional, validate_inputs
 
 BLOCK_PREFIX = "field:"
 ACTION = "value"
@@ -138,7 +138,8 @@ def read_submission(model: type[BaseModel], values: dict[str, dict[str, Any]]) -
     problems: list[str] = []
     for name, text in submitted_texts(model, values).items():
         try:
-            raw.update(parse_arguments(model, [], [f"{name}={text}"]))
+            # A form's text is what the person typed, unescaped by Slack: kept exactly as typed.
+            raw.update(parse_arguments(model, [], [Token(f"{name}={text}", len(name) + 1)]))
         except ArgumentError as exc:
             problems += exc.lines
     if not problems:

@@ -1,7 +1,8 @@
 """A breakpoint's message: the question, key facts, who may decide, and the buttons.
 
 Once the gate closes the same message is edited: buttons removed, the verdict in their place,
-so a late click finds nothing to press and the thread shows who decided.
+so a late click finds nothing to press and the thread shows who decided. Title, facts and
+comments are shown escaped: whatever they hold, they ping nobody and link nowhere.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.ids import ActionId, BlockId, GateRef, mention
-from bot.render.text import hhmm, short, slack_date, who_may_act
+from bot.render.text import hhmm, short, shown, slack_date, who_may_act
+from engine.mrkdwn import escape
 
 SHOWN_FACTS, FACT_NAME, FACT_VALUE = 10, 30, 80
 """The key facts an approver reads first, on a phone: at most ten, each short."""
@@ -17,7 +19,7 @@ DETAIL_CHUNK = 2900  # a section's text may hold 3,000 characters
 
 
 def _facts(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    fields = [{"type": "mrkdwn", "text": f"*{short(k, FACT_NAME)}*\n{short(v, FACT_VALUE)}"}
+    fields = [{"type": "mrkdwn", "text": f"*{shown(k, FACT_NAME)}*\n{shown(v, FACT_VALUE)}"}
               for k, v in list(facts.items())[:SHOWN_FACTS]]
     return [{"type": "section", "fields": fields}] if fields else []
 
@@ -32,7 +34,7 @@ def details_attachment(facts: dict[str, Any]) -> list[dict[str, Any]]:
     (Slack folds long attachments behind "Show more"); nothing when every fact fit."""
     if not _overflows(facts):
         return []
-    text = "\n".join(f"*{k}*: {v}" for k, v in facts.items())
+    text = "\n".join(f"*{escape(k)}*: {escape(v)}" for k, v in facts.items())
     chunks = [text[i:i + DETAIL_CHUNK] for i in range(0, min(len(text), DETAIL_CHUNK * 10), DETAIL_CHUNK)]
     if len(text) > DETAIL_CHUNK * 10:
         chunks[-1] = short(chunks[-1], DETAIL_CHUNK - 40) + " (cut: see the run's artifacts)"
@@ -44,7 +46,7 @@ def details_attachment(facts: dict[str, Any]) -> list[dict[str, Any]]:
 def verdict(gate: dict[str, Any]) -> str:
     status = gate.get("status")
     at = hhmm(gate.get("decided_at", ""))
-    comment = f" — {short(gate['comment'], 300)}" if gate.get("comment") else ""
+    comment = f" — {shown(gate['comment'], 300)}" if gate.get("comment") else ""
     if status == "decided":
         word = "Approved" if gate.get("approved") else "Rejected"
         icon = "✅" if gate.get("approved") else "❌"
@@ -59,7 +61,7 @@ def verdict(gate: dict[str, Any]) -> str:
 
 def gate_message(run_id: str, gate: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     """``text`` and ``blocks`` for the gate, open (with buttons) or closed (with the verdict)."""
-    title = short(gate.get("title", "Approve?"), 200)
+    title = shown(gate.get("title", "Approve?"), 200)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*"}}]
     blocks += _facts(facts)
     if gate.get("status") == "open":

@@ -3,7 +3,7 @@
 A view holds at most 100 blocks; each list is capped and says how many it left out, so the
 tab stays the same size whatever the workspace does. Gates get working Approve / Reject
 buttons and questions a Fill in button (the same actions as in the thread); runs link to
-their status card.
+their status card. Titles are what people typed: shown escaped, they cannot ping or link.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.ids import ActionId, GateRef, mention
 from bot.render.card import ICONS
-from bot.render.text import elapsed, short, who_may_act
+from bot.render.text import elapsed, short, shown, who_may_act
 
 MAX_GATES = 10
 MAX_RUNS = 10
@@ -66,7 +66,7 @@ def _more(shown: int, total: int) -> list[dict[str, Any]]:
 
 def run_line(run: HomeRun) -> str:
     status = run.meta.get("status", "?")
-    parts = [f"{ICONS.get(status, '•')} *{short(run.title, 60)}* `{run.id}` — {status}"]
+    parts = [f"{ICONS.get(status, '•')} *{shown(run.title, 60)}* `{run.id}` — {status}"]
     took = run.took()
     if took:
         parts.append(took)
@@ -78,7 +78,7 @@ def run_line(run: HomeRun) -> str:
 
 def gate_blocks(item: HomeGate) -> list[dict[str, Any]]:
     gate, run = item.gate, item.run
-    details = [f"{short(run.title, 60)} `{run.id}`", f"requested by {mention(run.meta.get('requester', '?'))}"]
+    details = [f"{shown(run.title, 60)} `{run.id}`", f"requested by {mention(run.meta.get('requester', '?'))}"]
     took = run.took()
     if took:
         details.append(f"running {took}")
@@ -88,11 +88,11 @@ def gate_blocks(item: HomeGate) -> list[dict[str, Any]]:
         details.append(f"<{item.link}|open in thread>")
     value = GateRef(run=run.id, gate=gate["key"]).model_dump_json()
     if gate.get("kind") == "ask":  # a question: its form opens from here as from the thread
-        text = f"❓ *{short(gate.get('title', 'Question'), 200)}*\n{' · '.join(details)}\nFor: {who_may_act(gate)}"
+        text = f"❓ *{shown(gate.get('title', 'Question'), 200)}*\n{' · '.join(details)}\nFor: {who_may_act(gate)}"
         buttons = [{"type": "button", "action_id": ActionId.FILL_IN, "style": "primary", "value": value,
                     "text": {"type": "plain_text", "text": "Fill in"}}]
     else:
-        title = short(gate.get("title", "Approve?"), 200)
+        title = shown(gate.get("title", "Approve?"), 200)
         text = f"*{title}*\n{' · '.join(details)}\nWho may approve: {who_may_act(gate)}"
         buttons = [{"type": "button", "action_id": ActionId.APPROVE, "style": "primary", "value": value,
                     "text": {"type": "plain_text", "text": "Approve"}},

@@ -1,4 +1,9 @@
-"""Small text helpers shared by the renderers: short values, times, who may act."""
+"""Small text helpers shared by the renderers: short values, times, who may act.
+
+Anything that came from a person or a process's data is shown through ``shown`` (or
+``short_inputs``), which shortens and then escapes it for mrkdwn (``engine.mrkdwn``): shortening
+first, so a cut never splits an ``&amp;``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.ids import group_mention, mention
+from engine.mrkdwn import escape
 
 
 def short(value: Any, limit: int = 40) -> str:
@@ -15,9 +21,15 @@ def short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def shown(value: Any, limit: int = 40) -> str:
+    """``short(value, limit)`` as mrkdwn that shows exactly its characters: no mention, no link."""
+    return escape(short(value, limit))
+
+
 def short_inputs(inputs: dict[str, Any], limit: int = 150) -> str:
+    """``key=value`` pairs for mrkdwn, shortened and escaped (values are what people typed)."""
     parts = [f"{k}={short(v, 30)}" for k, v in inputs.items() if v not in (None, "", [], {})]
-    return short(" ".join(parts), limit) if parts else ""
+    return shown(" ".join(parts), limit) if parts else ""
 
 
 def parse_iso(at: str) -> datetime | None:

@@ -1,4 +1,9 @@
-"""Thread lines: what each journal event adds to the run's thread (or nothing)."""
+"""Thread lines: what each journal event adds to the run's thread (or nothing).
+
+Step names, errors, comments, answers and results are data (often typed by people) and are
+shown escaped. A note is the process's own mrkdwn: the process escapes what it quotes in it
+(``engine.mrkdwn.escape``), as the shipped processes do.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ from typing import Any
 
 from bot.ids import mention
 from bot.render.card import step_name
-from bot.render.text import short, short_inputs
+from bot.render.text import short, short_inputs, shown
+from engine.mrkdwn import escape
 from engine.types import Decision
 
 
@@ -17,7 +23,7 @@ def line(event: dict[str, Any], requests: dict[str, dict[str, Any]]) -> str | No
     """
     kind = event["type"]
     request = requests.get(event.get("key", ""))
-    name = f"`{short(step_name(request), 60)}`" if request else event.get("key", "")
+    name = f"`{shown(step_name(request), 60)}`" if request else escape(event.get("key", ""))
     if kind == "effect_requested":
         if event["kind"] in ("task", "shell"):
             return f"▸ {name} started"
@@ -29,36 +35,36 @@ def line(event: dict[str, Any], requests: dict[str, dict[str, Any]]) -> str | No
     if kind == "effect_resolved":
         if not event.get("ok"):
             error = (event.get("error") or {}).get("message", "failed")
-            return f"✗ {name} failed: {short(error, 200)}"
+            return f"✗ {name} failed: {shown(error, 200)}"
         if request and request["kind"] == "breakpoint":
             decision = Decision.model_validate(event["value"])
             word = "approved" if decision.approved else "rejected"
             by = "its timeout" if decision.by == "timeout" else mention(decision.by)
             return f"{'✓' if decision.approved else '✗'} {name} {word} by {by}" + (
-                f" — {short(decision.comment, 200)}" if decision.comment else "")
+                f" — {shown(decision.comment, 200)}" if decision.comment else "")
         if request and request["kind"] == "ask":
             value = event.get("value")
-            shown = f": {short_inputs(value, 300)}" if isinstance(value, dict) and short_inputs(value) else ""
-            return f"✓ {name} answered by {mention(event.get('by', '?'))}{shown}"
+            answer = f": {short_inputs(value, 300)}" if isinstance(value, dict) and short_inputs(value) else ""
+            return f"✓ {name} answered by {mention(event.get('by', '?'))}{answer}"
         return f"✓ {name} done"
     if kind == "effect_cancelled":
         return f"⊘ {name} cancelled"
     if kind == "note":
         return f"• {short(event.get('text', ''), 500)}"
     if kind == "artifact":
-        return f"📎 {event.get('name')} ({event.get('size', 0)} bytes)"
+        return f"📎 {escape(event.get('name'))} ({event.get('size', 0)} bytes)"
     if kind == "gate_escalated":
         return f"⏫ {name} escalated"
     if kind == "run_completed":
         result = event.get("result")
-        return "✅ *Run completed*" + (f": `{short(result, 200)}`" if result not in (None, {}, []) else "")
+        return "✅ *Run completed*" + (f": `{shown(result, 200)}`" if result not in (None, {}, []) else "")
     if kind == "run_failed":
-        return f"❌ *Run failed*: {short((event.get('error') or {}).get('message', ''), 300)}"
+        return f"❌ *Run failed*: {shown((event.get('error') or {}).get('message', ''), 300)}"
     if kind == "run_retried":
         steps = event.get("reset") or []
-        what = f"step {', '.join(steps)} runs again" if steps else "replaying with the current code"
+        what = f"step {escape(', '.join(steps))} runs again" if steps else "replaying with the current code"
         return f"↻ *Retried* by {mention(event.get('by', '?'))}: {what}"
     if kind == "run_cancelled":
-        reason = f" — {short(event['reason'], 200)}" if event.get("reason") else ""
+        reason = f" — {shown(event['reason'], 200)}" if event.get("reason") else ""
         return f"⊘ *Run cancelled* by {mention(event.get('by', '?'))}{reason}"
     return None

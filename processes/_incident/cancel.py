@@ -16,6 +16,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from engine import CancelledRun, TaskContext, finished_steps, result_of, task
+from engine.mrkdwn import escape, mention
 from integrations.pagerduty import PagerDuty
 from integrations.slack import SlackProblem, WorkerSlack
 from processes._incident.effects import pagerduty_once, post_once
@@ -61,10 +62,11 @@ async def release_incident(run: CancelledRun, tctx: TaskContext) -> str:
         channel: ChannelResult | None = result_of(steps, open_channel)
         slack = WorkerSlack.maybe()
         if channel is not None and channel.created and channel.channel and slack is not None:
-            why = f": {run.reason}" if run.reason else ""
+            why = f": {escape(run.reason)}" if run.reason else ""  # typed with /run cancel: no ping, no link
             try:
                 await post_once(tctx.redis, slack, f"{tctx.idempotency_key}:announce", channel.channel,
-                                f"⊘ *{inc}* was cancelled by <@{run.by}>{why}. {done[0][0].upper()}{done[0][1:]}.")
+                                f"⊘ *{inc}* was cancelled by {mention(run.by)}{why}. "
+                                f"{done[0][0].upper()}{done[0][1:]}.")
                 done.append(f"announced in <#{channel.channel}>")
             except SlackProblem as exc:
                 done.append(f"could not post in <#{channel.channel}> ({exc.method}: {exc.code})")

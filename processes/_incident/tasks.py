@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from engine import TaskContext, task
 from engine.failpoints import failpoint
+from engine.mrkdwn import escape
 from integrations.pagerduty import PagerDuty, PagerDutyError, PagerDutySettings
 from integrations.slack import NOT_A_MEMBER, SlackProblem, SlackSettings, WorkerSlack
 from processes._incident.effects import channel_once, pagerduty_once, post_once
@@ -153,7 +154,7 @@ async def _ping_group(args: PageArgs, slack: WorkerSlack, tctx: TaskContext, why
     group = f"<!subteam^{args.oncall_group}>"
     try:
         await post_once(tctx.redis, slack, f"{tctx.idempotency_key}:ping", str(args.channel),
-                        f"{group} {args.severity.value} declared: {args.summary} — please join.")
+                        f"{group} {args.severity.value} declared: {escape(args.summary)} — please join.")
     except SlackProblem as exc:
         if exc.code not in NOT_A_MEMBER:
             raise  # transient: the worker retries, and the ping is still sent only once
@@ -216,7 +217,8 @@ async def _exec_notice(args: PageArgs, slack: WorkerSlack | None, tctx: TaskCont
     where = f" in <#{args.channel}>" if args.channel else ""
     try:
         ts = await post_once(tctx.redis, slack, f"{tctx.idempotency_key}:exec", args.exec_channel,
-                             f"🚨 {args.severity.value} {args.incident_id}: {args.summary}. Response under way{where}.")
+                             f"🚨 {args.severity.value} {args.incident_id}: {escape(args.summary)}. "
+                             f"Response under way{where}.")
     except SlackProblem as exc:
         if exc.code in NOT_A_MEMBER:
             return (f"⚠️ The executive notice could not be posted in <#{args.exec_channel}> "

@@ -522,6 +522,15 @@
   }
 
   /** One message or ephemeral; ``where`` is "channel" or "thread". */
+  function pingName(who) {
+    if (who.startsWith("subteam^")) {
+      const group = state.groups[who.slice(8)];
+      return `@${group ? group.handle : who.slice(8)}`;
+    }
+    const user = state.users[who];
+    return `@${user ? user.name : who}`;
+  }
+
   function renderMessage(message, where) {
     const ephemeral = message.subtype === "ephemeral";
     const node = el("div", `message${ephemeral ? " ephemeral" : ""}`);
@@ -535,6 +544,8 @@
     if ((user && user.is_bot) || message.bot_id || author === "USLACKBOT") meta.append(el("span", "app-badge", "APP"));
     meta.append(el("span", "time", timeOf(message.ts)));
     if (message.edited) meta.append(el("span", "edited", "(edited)"));
+    const pings = message.notifies || [];  // whom Slack would notify: a ping is never silent here
+    if (pings.length) meta.append(el("span", "notifies", `🔔 notifies ${pings.map(pingName).join(", ")}`));
     if (ephemeral) {
       meta.append(el("span", "only-you", "Only visible to you"));
       const dismiss = el("button", "dismiss", "Dismiss");

@@ -6,9 +6,9 @@ Quotes (plain and the smart ones phones type), unicode, Slack's escaped referenc
 come out of both as exactly what ``engine.arguments.parse_command`` makes of the text: the
 inputs recorded in the started run's journal are compared with it.
 
-Texts are given as real Slack sends them with ``should_escape`` on (the sandbox delivers
-command text unchanged): mentions and channels as ``<@U..|name>`` / ``<#C..|name>``, and
-``&``, ``<``, ``>`` typed by a person as entities.
+Texts are given as a person types them; the sandbox escapes them as Slack does with
+``should_escape`` on (``@bob`` arrives as ``<@U0BOB|bob>``, ``#ops`` as ``<#C0OPS|ops>``, ``&``,
+``<``, ``>`` as entities), and the expected parse is of that escaped text (``tests.slack_text``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from engine.client import ShepherdClient
 from engine.registry import get_process
 from tests.bot.conftest import WAIT, Harness, Slack
 from tests.sandbox.control_client import eventually
+from tests.slack_text import as_slack_sends
 
 PROCESS = "echo-inputs"
 STARTED = re.compile(r"Started \*Echo inputs\*: run `([^`]+)`")
@@ -37,15 +38,21 @@ ACCEPTED: list[tuple[str, dict[str, Any]]] = [
     ("deploy it\u2019s", {"target": "deploy", "note": "it\u2019s"}),
     ('"caf\u00e9 \U0001f680" note=\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8',
      {"target": "caf\u00e9 \U0001f680", "note": "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8"}),
-    ("who=<@U0BOB|bob> where=<#C0OPS|ops>", {"who": "U0BOB", "where": "C0OPS"}),
-    ("<@U0BOB|bob smith> <#C0OPS|ops>", {"target": "U0BOB", "note": "C0OPS"}),
+    ("who=@bob where=#ops", {"who": "U0BOB", "where": "C0OPS"}),
+    ("@bob #ops", {"target": "U0BOB", "note": "C0OPS"}),
+    ('"@bob" "#ops and @channel"', {"target": "@bob", "note": "#ops and @channel"}),
     ("target=help note=status", {"target": "help", "note": "status"}),
     ('status "help me cancel"', {"target": "status", "note": "help me cancel"}),
-    ("tags=a,b,<@U0CAROL|carol> --dry-run=yes", {"tags": ["a", "b", "U0CAROL"], "dry_run": True}),
+    ("tags=a,b,@carol --dry-run=yes", {"tags": ["a", "b", "U0CAROL"], "dry_run": True}),
     ("--target=--force DRY_RUN=on", {"target": "--force", "dry_run": True}),
     ("deploy note=", {"target": "deploy", "note": None}),
     ('deploy note=""', {"target": "deploy", "note": None}),
-    ("deploy note=\"a &amp; b &lt;x&gt;\"", {"target": "deploy", "note": "a & b <x>"}),
+    ("deploy note=\"a & b <x>\"", {"target": "deploy", "note": "a & b <x>"}),
+    ("deploy note='<https://evil.example|Approve here> &amp;'",
+     {"target": "deploy", "note": "<https://evil.example|Approve here> &amp;"}),
+    ("'--note=x' '\u00a0nbsp\u00a0'", {"target": "--note=x", "note": "\u00a0nbsp\u00a0"}),
+    ("deploy \"said \u201chi\u201d, it\u2019s \u2018ok\u2019\"",
+     {"target": "deploy", "note": "said \u201chi\u201d, it\u2019s \u2018ok\u2019"}),
     ("deploy key\\ with\\ spaces", {"target": "deploy", "note": "key with spaces"}),
 ]
 
@@ -60,7 +67,7 @@ REFUSED = [
 
 def expected(text: str) -> dict[str, Any]:
     definition = get_process(PROCESS)
-    return parse_command(definition.inputs, definition.positional, text).model_dump(mode="json")
+    return parse_command(definition.inputs, definition.positional, as_slack_sends(text)).model_dump(mode="json")
 
 
 def test_cases_mean_what_they_say() -> None:

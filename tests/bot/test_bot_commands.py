@@ -16,9 +16,11 @@ from tests.sandbox.control_client import Control
 
 async def test_help_lists_processes(harness: Harness, slack: Slack) -> None:
     await slack.command("U0ALICE", "")
-    await slack.wait_ephemeral("U0ALICE", "`/run gate-demo <name>`")
+    await slack.wait_ephemeral("U0ALICE", "`/run gate-demo &lt;name&gt;`")  # mrkdwn: shows <name>
     await slack.command("U0ALICE", "help approval-demo")
     await slack.wait_ephemeral("U0ALICE", "`service`")
+    await slack.command("U0ALICE", "help echo-inputs")  # a description with <@U...> in it mentions nobody
+    await slack.wait_ephemeral("U0ALICE", "a person (&lt;@U...&gt; arrives as the user id)")
 
 
 async def test_bad_input_starts_nothing(harness: Harness, slack: Slack, client: ShepherdClient) -> None:

@@ -82,7 +82,7 @@ async def test_racing_approvers(harness: Harness, slack: Slack, control: Control
 
 async def test_outsider_and_requester_refused(harness: Harness, slack: Slack, control: Control,
                                               client: ShepherdClient) -> None:
-    run_id, _, gate_ts = await _gate(slack, client, "approval-demo api approvers=<@U0BOB>")
+    run_id, _, gate_ts = await _gate(slack, client, "approval-demo api approvers=@bob")
     await control.post("/actions", click("U0MALLORY", gate_ts))
     await slack.wait_ephemeral("U0MALLORY", "You are not one of the approvers of this gate (<@U0BOB>)")
     await control.post("/actions", click("U0ALICE", gate_ts))

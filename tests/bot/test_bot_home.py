@@ -45,7 +45,7 @@ async def test_home_lists_gate_and_approving_from_home_refreshes(harness: Harnes
     await control.post("/app_home_opened", {"user": "U0BOB"})
     await wait_home(control, "U0BOB", "Waiting for you", "Nothing is waiting for you.")
 
-    await slack.command("U0ALICE", "approval-demo api approvers=<@U0BOB>")  # four-eyes, Bob decides
+    await slack.command("U0ALICE", "approval-demo api approvers=@bob")  # four-eyes, Bob decides
     card = await slack.wait_card()
     gate_message = await slack.wait_gate(card["ts"])
     run_id = (await client.list_runs())[0]["id"]

@@ -24,7 +24,7 @@ async def test_retry_a_failed_run(harness: Harness, slack: Slack, client: Shephe
     card = await slack.wait_card("failed")
 
     await slack.command("U0ALICE", "retry")
-    await slack.wait_ephemeral("U0ALICE", "usage: /run retry <run id>")
+    await slack.wait_ephemeral("U0ALICE", "usage: /run retry &lt;run id&gt;")  # mrkdwn: shows <run id>
     await slack.command("U0MALLORY", f"retry {run_id}")
     await slack.wait_ephemeral("U0MALLORY", "Only the requester")
     assert (await client.view(run_id)).status == "failed"

@@ -53,7 +53,7 @@ async def test_bad_schedules_are_refused_and_nothing_is_stored(harness: Harness,
         ('gate-demo "0 9 * * *" --tz Mars/Olympus', "unknown time zone 'Mars/Olympus'"),
         ('escalation-demo "0 9 * * *" timeout=soon', "timeout"),
         ('escalation-demo "0 9 * * 1-5" colour=red', "colour"),
-        ("gate-demo", 'usage: /run schedule <process> "<cron>"'),
+        ("gate-demo", 'usage: /run schedule &lt;process&gt; "&lt;cron&gt;"'),  # mrkdwn: shows <process>
     ]
     for text, needle in cases:
         await slack.command("U0ALICE", f"schedule {text}")

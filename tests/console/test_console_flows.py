@@ -86,7 +86,7 @@ async def test_first_run_gate_approved_by_an_approver(console_factory: Any) -> N
 async def test_refusals_outsider_click_and_reject_with_reason(console_factory: Any) -> None:
     console: Console = await console_factory(DESKTOP, "U0ALICE", "ops")
     page = console.page
-    await send(console, "/run approval-demo api approvers=<@U0BOB>")
+    await send(console, "/run approval-demo api approvers=@bob")
     gate_ = gate(console, "Deploy api 1.0.0?")
     await expect(gate_.locator(".bk-button", has_text="Approve")).to_be_visible(timeout=WAIT_MS)
 
@@ -150,7 +150,7 @@ async def test_phone_width_drawer_thread_and_markdown_file(console_factory: Any)
     await expect(page.locator("#channel-title")).to_have_text("# ops")
     await expect(sidebar).not_to_have_class("open")
 
-    await send(console, "/run approval-demo web approvers=<@U0BOB>")
+    await send(console, "/run approval-demo web approvers=@bob")
     status = card(console, "approval-demo")
     await expect(status).to_contain_text("waiting", timeout=WAIT_MS)
     width = await page.evaluate("document.documentElement.scrollWidth")

@@ -148,3 +148,15 @@ async def test_home_tab_and_live_updates(stack: Stack, console_factory: Any) -> 
     await other.page.locator("#composer-input").press("Enter")
     await expect(page.locator("#timeline")).to_contain_text("deploy freeze starts at 18:00", timeout=WAIT_MS)
     await expect(page.locator("#timeline .message", has_text="deploy freeze")).to_contain_text("Alice Archer")
+
+
+async def test_a_message_that_would_notify_shows_whom(stack: Stack, console_factory: Any) -> None:
+    console: Console = await console_factory(DESKTOP, "U0CAROL", "ops")
+    client = web(stack)
+    await client.chat_postMessage(channel="C0OPS", text="<!channel> db down, <@U0BOB> and <!subteam^S0SRE> look")
+    await client.chat_postMessage(channel="C0OPS", text="&lt;!channel&gt; quiet: typed text, escaped")
+    loud = console.page.locator("#timeline .message", has_text="db down")
+    await expect(loud.locator(".notifies")).to_have_text("🔔 notifies @channel, @bob, @sre", timeout=WAIT_MS)
+    quiet = console.page.locator("#timeline .message", has_text="quiet")
+    await expect(quiet).to_contain_text("<!channel> quiet", timeout=WAIT_MS)
+    await expect(quiet.locator(".notifies")).to_have_count(0)

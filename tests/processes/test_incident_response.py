@@ -191,7 +191,7 @@ async def test_sev4_no_page_no_postmortem(harness: Harness, slack: Slack, contro
                                           client: ShepherdClient, pagerduty: FakePagerDuty,  # noqa: F811
                                           worker_slack: object) -> None:  # noqa: F811
     people = People(slack, control, client)
-    run_id = await people.declare("U0ALICE", "incident-response SEV-4 title='Typo on status page' commander=<@U0BOB>")
+    run_id = await people.declare("U0ALICE", "incident-response SEV-4 title='Typo on status page' commander=@bob")
     await people.answer("U0BOB", "who takes which role", {"commander": "U0BOB", "tech_lead": "U0BOB"})
     await people.approve("U0BOB", "is the impact mitigated?")
     await people.approve("U0BOB", "resolve the incident?")

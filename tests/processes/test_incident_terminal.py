@@ -101,7 +101,8 @@ async def test_rejections_replan_and_review_is_bounded(worker: object, client: S
     await client.decide(run_id, await open_gate(client, run_id, "revision 2"), user="carol", approve=False)
     run = await wait_for(client, run_id)
     assert run.status == "completed", run
-    assert "Not mitigated yet (<@bob>: errors are back); status updates continue" in run.notes
+    # "bob" is a terminal name, not a Slack user id: shown as a name, never as a broken <@bob> mention
+    assert "Not mitigated yet (bob: errors are back); status updates continue" in run.notes
     assert any("was not approved after 2 reviews" in n for n in run.notes), run.notes
     assert "No action items were recorded." in run.notes
     assert [a["name"] for a in run.artifacts][-2:] == [f"{run.notes[0].split('*')[1]}-postmortem-r1.md",

@@ -158,7 +158,8 @@ async def test_slow_command_is_not_retried_and_encodings(raw_app: list[tuple[dic
     verifier = SignatureVerifier(server.signing_secret)
     assert verifier.is_valid_request(first_body, first_headers)
     form = {k: v[0] for k, v in parse_qs(first_body.decode(), keep_blank_values=True).items()}
-    assert form["text"] == "a&b=c" and form["command"] == "/run" and form["is_enterprise_install"] == "false"
+    # Slack HTML-escapes a typed & (https://api.slack.com/reference/surfaces/formatting#escaping)
+    assert form["text"] == "a&amp;b=c" and form["command"] == "/run" and form["is_enterprise_install"] == "false"
     ephemerals = (await control.get("/users/U0ALICE/ephemerals"))["ephemerals"]
     assert [e["text"] for e in ephemerals] == ['/run failed with the error "operation_timeout"']
 
