@@ -1,9 +1,9 @@
 """Slash commands: ``/run <process> [args]``, ``/run help|status|cancel``, ``/runs [mine|waiting|all]``.
 
 Every handler acknowledges first (Slack allows 3 s) and then does its work, awaited inside
-the handler; the reply is an ephemeral to the person. Only in a channel the bot is not in (where
-it can post neither a card nor an ephemeral) the acknowledgement itself answers, and nothing
-starts: see ``bot.membership``. Errors are raised, never formatted
+the handler; the reply is an ephemeral to the person. In a channel the bot is not in (where it
+can post neither a card nor an ephemeral) nothing starts, and the command's ``response_url``,
+which needs no membership, says so: see ``bot.membership``. Errors are raised, never formatted
 here: ``bot.errors.handle_error`` is the one place that turns them into messages.
 """
 
@@ -117,11 +117,11 @@ def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettin
     @app.command(settings.run_command)
     @answer_at_ack
     @reported
-    async def on_run(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await membership.bot_is_in(client, body["channel_id"]):
-            await ack(text=NOT_A_MEMBER)
-            return
+    async def on_run(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         await ack()
+        if not await membership.bot_is_in(client, body["channel_id"]):
+            await respond(text=NOT_A_MEMBER, response_type="ephemeral")
+            return
         reply = await run_command(engine, settings.run_command, body, client, settings.permissions)
         if reply:
             await tell(client, body, reply)
@@ -129,9 +129,9 @@ def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettin
     @app.command(settings.runs_command)
     @answer_at_ack
     @reported
-    async def on_runs(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await membership.bot_is_in(client, body["channel_id"]):
-            await ack(text=NOT_A_MEMBER)
-            return
+    async def on_runs(ack: Any, body: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         await ack()
+        if not await membership.bot_is_in(client, body["channel_id"]):
+            await respond(text=NOT_A_MEMBER, response_type="ephemeral")
+            return
         await tell(client, body, await runs_command(engine, body))

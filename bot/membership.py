@@ -2,16 +2,16 @@
 
 In a channel the bot was never invited to, Slack refuses its posts there: the run's card, and the
 ephemerals that would say so (``not_in_channel``), so a ``/run`` there used to start a run nobody
-could see. The slash command's own response needs no membership, so the command handler asks here
-before it acknowledges and, when the bot is not a member, answers in the acknowledgement and
-starts nothing.
+could see. The slash command's ``response_url`` needs no membership, so the command handler asks
+here right after it acknowledges and, when the bot is not a member, answers there and starts
+nothing.
 
 ``conversations.info``'s ``is_member`` (https://api.slack.com/methods/conversations.info) says so;
-a private channel the bot is not in is ``channel_not_found`` to it. The check runs before the ack,
-so it is bounded (``TIMEOUT``) and anything inconclusive (a slow or rate-limited Slack, a missing
-scope for DMs) counts as a member: the command then behaves as it did before. A channel found to
-have the bot is remembered for ``KEEP`` seconds, so a busy channel costs one call a minute;
-absence is never remembered, so inviting the bot takes effect at once.
+a private channel the bot is not in is ``channel_not_found`` to it. The check is bounded
+(``TIMEOUT``: a command should not wait on a slow Slack), and anything inconclusive (a slow or
+rate-limited Slack, a missing scope for DMs) counts as a member: the command then behaves as it
+did before. A channel found to have the bot is remembered for ``KEEP`` seconds, so a busy channel
+costs one call a minute; absence is never remembered, so inviting the bot takes effect at once.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 log = logging.getLogger(__name__)
 
 TIMEOUT = 1.0
-"""Seconds the check may take of Slack's 3 s to acknowledge."""
+"""Seconds the check may take before the command goes ahead as if the bot were in the channel."""
 KEEP = 60.0
 NOT_A_MEMBER = ("I'm not in this channel, so I could not show anything here: invite @shepherd to this "
                 "channel first (`/invite @shepherd`), then type the command again. Nothing was started.")
