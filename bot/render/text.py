@@ -56,9 +56,17 @@ def elapsed(start: str, end: str | None = None) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
+MAX_NAMED = 20
+"""People and groups named on a gate before "and N more": a section's text is at most 3,000
+characters (https://api.slack.com/reference/block-kit/blocks#section), and a gate open to 200
+people would otherwise be refused as ``invalid_blocks`` and never posted."""
+
+
 def who_may_act(gate: dict[str, Any]) -> str:
     people = [mention(u) for u in gate.get("users", [])] + [group_mention(g) for g in gate.get("groups", [])]
-    text = ", ".join(people) if people else "anyone"
+    text = ", ".join(people[:MAX_NAMED]) if people else "anyone"
+    if len(people) > MAX_NAMED:
+        text += f" and {len(people) - MAX_NAMED} more"
     if gate.get("four_eyes"):
         text += " (not the requester)"
     return text

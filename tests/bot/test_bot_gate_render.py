@@ -8,6 +8,7 @@ import json
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.render.gate import SHOWN_FACTS, gate_message
+from bot.render.text import MAX_NAMED, who_may_act
 from sandbox import SandboxServer
 
 GATE = {"key": "3", "title": "Deploy checkout 2.4.1 to production?", "status": "open", "users": ["U0BOB"]}
@@ -45,3 +46,10 @@ async def test_the_sandbox_accepts_both_shapes() -> None:
                                   **gate_message("run1", {**GATE, "status": "decided", "approved": True,
                                                           "decided_by": "U0BOB", "decided_at": "2026-11-28T14:02:00Z"},
                                                  facts))
+
+
+def test_a_gate_open_to_many_people_names_twenty_and_still_fits() -> None:
+    gate = {"users": [f"U{n:08d}" for n in range(200)], "groups": ["S0SRE"], "four_eyes": True}
+    text = who_may_act(gate)
+    assert text.count("<@U") == MAX_NAMED and text.endswith(" and 181 more (not the requester)")
+    assert len(text) < 1000
