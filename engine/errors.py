@@ -67,3 +67,19 @@ class NonDeterminismError(ShepherdError):
 
 class ProcessDefinitionError(ShepherdError):
     """A process or task is declared or used wrongly (a bug in process code)."""
+
+
+class UnknownTask(ProcessDefinitionError):
+    """A journal or queue entry names a task this process has not loaded."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown task '{name}' (is its module loaded on this worker?)")
+        self.name = name
+
+
+class MissingDefinition(ShepherdError):
+    """This worker has not loaded the process (or task) a run needs; a worker that has must take it."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"this worker has no {kind} '{name}' loaded")
+        self.kind, self.name = kind, name

@@ -1,0 +1,175 @@
+"""Stable task and form names: runs in flight survive a refactor (issue 11 §2).
+
+A run is parked with a queued task and an open ask; then the code under it changes
+(modules move, or names are added to code that had none), and the same run replays,
+runs its queued task with the new code and takes the answer to its open question.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import importlib
+import importlib.util
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from engine.client import ShepherdClient, import_form
+from engine.errors import ProcessDefinitionError
+from engine.registry import FORMS, TASKS, form, get_task, load_processes, task, unregister_module
+from engine.runtime import Orchestrator
+from engine.settings import Settings
+from engine.worker import Worker
+from state import keys
+from state.store import RunStore
+from state.timers import Timers
+from tests.helpers import ROOT, wait_for
+
+EXAMPLES = "tests.rename_examples"
+MODULES = (f"{EXAMPLES}.before", f"{EXAMPLES}.moved.flow", f"{EXAMPLES}.moved.tasks", f"{EXAMPLES}.moved.forms",
+           f"{EXAMPLES}.legacy_unnamed")
+
+
+def unload(*modules: str) -> None:
+    for module in modules:
+        unregister_module(module)
+        sys.modules.pop(module, None)
+
+
+@pytest.fixture(autouse=True)
+def clean_examples() -> Iterator[None]:
+    unload(*MODULES)
+    yield
+    unload(*MODULES)
+
+
+async def park(redis: Redis, client: ShepherdClient, process_id: str) -> str:
+    """Start a run and advance it once, with no worker: its task sits queued, its ask open."""
+    run_id = await client.start(process_id, {}, requester="alice")
+    store = RunStore(redis)
+    assert await Orchestrator(store, client.queue, Timers(redis, store.scripts)).advance(run_id)
+    assert await redis.xlen(keys.TASKS_STREAM) == 1  # the task, queued and not yet run
+    return run_id
+
+
+@pytest.fixture
+async def start_worker(redis: Redis, settings: Settings) -> AsyncIterator[object]:
+    started: list[tuple[Worker, asyncio.Task[None]]] = []
+
+    def start() -> Worker:
+        w = Worker(redis, settings)
+        started.append((w, asyncio.create_task(w.run())))
+        return w
+
+    yield start
+    for w, running in started:
+        w.stop()
+        await asyncio.wait_for(running, 15)
+
+
+def requests(journal: list[dict]) -> list[tuple[str, str, str]]:
+    return [(e["kind"], e["name"], e["args"].get("form", "")) for e in journal if e["type"] == "effect_requested"]
+
+
+async def test_a_run_survives_its_task_and_form_moving_to_other_modules(
+        redis: Redis, client: ShepherdClient, start_worker) -> None:
+    importlib.import_module(f"{EXAMPLES}.before")
+    run_id = await park(redis, client, "rename-demo")
+    assert requests(await client.store.read_journal(run_id)) == [
+        ("task", "rename.record", ""), ("ask", "Who commands?", "rename.roles")]
+
+    unload(f"{EXAMPLES}.before")  # the refactor: before.py is gone, moved/ declares the same names
+    importlib.import_module(f"{EXAMPLES}.moved.flow")
+    assert get_task("rename.record").fn.__module__ == f"{EXAMPLES}.moved.tasks"
+    start_worker()
+
+    [ask] = (await client.view(run_id)).open_gates
+    await client.answer(run_id, ask["key"], user="alice", values={"commander": "carol"})
+    run = await wait_for(client, run_id)
+    assert run.status == "completed", run
+    result = (await client.store.read_journal(run_id))[-1]["result"]
+    assert result == {"recorded": "moved recorded hello", "commander": "carol", "after": "moved recorded after"}
+
+
+async def test_a_journal_from_before_names_replays_after_names_are_added(
+        redis: Redis, client: ShepherdClient, start_worker) -> None:
+    legacy = f"{EXAMPLES}.legacy_unnamed"
+    importlib.import_module(legacy)
+    run_id = await park(redis, client, "legacy-demo")
+    # what the engine wrote before stable names existed: module.qualname, module:qualname
+    assert requests(await client.store.read_journal(run_id)) == [
+        ("task", f"{legacy}.record", ""), ("ask", "Who commands?", f"{legacy}:Roles")]
+
+    unload(legacy)  # the deploy: the same module, now with @task(name=...) and @form(...)
+    spec = importlib.util.spec_from_file_location(legacy, ROOT / "tests" / "rename_examples" / "legacy_named.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[legacy] = module
+    spec.loader.exec_module(module)
+    start_worker()
+
+    [ask] = (await client.view(run_id)).open_gates
+    await client.answer(run_id, ask["key"], user="alice", values={"commander": "carol"})
+    run = await wait_for(client, run_id)
+    assert run.status == "completed", run
+    journal = await client.store.read_journal(run_id)
+    assert journal[-1]["result"] == {"recorded": "named recorded hello", "commander": "carol",
+                                     "after": "named recorded after"}
+    assert requests(journal)[-1] == ("task", "legacy.record", "")  # new steps use the new name
+
+
+def test_shipped_old_spellings_still_resolve() -> None:
+    load_processes()
+    from processes._incident.models import RolesForm
+
+    assert get_task("processes._incident.tasks.page_oncall").name == "incident.page_oncall"
+    assert import_form("processes._incident.models:RolesForm") is RolesForm
+    assert import_form("incident.roles") is RolesForm
+
+
+def _ask_forms(path: Path) -> list[str]:
+    """The names of the form classes a module passes to ``ctx.ask`` (second argument or form=)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "ask":
+            arg = node.args[1] if len(node.args) > 1 else next(k.value for k in node.keywords if k.arg == "form")
+            assert isinstance(arg, ast.Name), f"{path}: ctx.ask's form should be a class name, not {ast.dump(arg)}"
+            found.append(arg.id)
+    return found
+
+
+def test_every_shipped_task_and_form_has_an_explicit_name() -> None:
+    load_processes()
+    shipped = [t for t in TASKS.by_name.values() if t.fn.__module__.startswith("processes.")]
+    assert len(shipped) >= 15
+    assert [t.name for t in shipped if not t.explicit_name] == []
+    asked = 0
+    for path in sorted((ROOT / "processes").rglob("*.py")):
+        module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+        for name in _ask_forms(path):
+            cls = getattr(module, name)
+            registered = [n for n, c in FORMS.by_name.items() if c is cls]
+            assert registered, f"{path.name}: the form {name} that ctx.ask uses has no @form name"
+            asked += 1
+    assert asked >= 4  # incident-response's roles, updates, postmortem and action items
+
+
+def test_a_name_belongs_to_one_module() -> None:
+    @task(name="names-test.once")
+    def first(x: str) -> str:
+        return x
+
+    def other(x: str) -> str:
+        return x
+
+    other.__module__ = "somewhere.else"
+    with pytest.raises(ProcessDefinitionError, match=r"task name 'names-test\.once' is already registered by"):
+        task(name="names-test.once")(other)
+    with pytest.raises(ProcessDefinitionError, match="goes on a pydantic model class"):
+        form("names-test.not-a-model")(dict)  # type: ignore[type-var]
+    unregister_module(__name__)
+    assert TASKS.find("names-test.once") is None
