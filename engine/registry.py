@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import logging
 import pkgutil
 import sys
 from collections.abc import Callable
@@ -30,11 +29,9 @@ from typing import Any, TypeVar, get_type_hints
 from pydantic import BaseModel, TypeAdapter
 
 from engine.code_hash import code_hash as module_code_hash
-from engine.errors import ProcessDefinitionError, UnknownProcess, UnknownTask
+from engine.errors import PluginError, ProcessDefinitionError, UnknownProcess, UnknownTask
 from engine.journal import compact
 from engine.names import NameTable
-
-log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "shepherd.processes"
 
@@ -252,23 +249,34 @@ def get_task(name: str) -> TaskDef:
 
 
 def _import_file(path: Path) -> None:
+    """Import one plug-in file as ``shepherd_custom.<stem>``; a second file of that name is an error."""
     module_name = f"shepherd_custom.{path.stem}"
-    if module_name in sys.modules:
+    loaded = sys.modules.get(module_name)
+    if loaded is not None:
+        first = Path(getattr(loaded, "__file__", "") or "")
+        if first.resolve() != path.resolve():
+            raise PluginError(f"two process plug-ins are both named '{path.name}': {first} and {path} "
+                              "(plug-in modules are named by file name; rename one)")
         return
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
-        return
+        raise PluginError(f"could not load process plug-in {path}: not a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception:
+    except Exception as exc:
         del sys.modules[module_name]
-        raise
+        unregister_module(module_name)
+        raise PluginError.from_exception(str(path), exc) from exc
 
 
 def load_processes(extra_paths: str = "") -> dict[str, ProcessDef]:
-    """Import every process module: built-in, from directories, from entry points."""
+    """Import every process module: built-in, from directories, from entry points.
+
+    A plug-in that fails to import raises PluginError: a worker without it would take work
+    it cannot do, so it must not start (the CLI prints the one line and exits non-zero).
+    """
     import processes as builtin
 
     for info in pkgutil.iter_modules(builtin.__path__, prefix="processes."):
@@ -284,6 +292,6 @@ def load_processes(extra_paths: str = "") -> dict[str, ProcessDef]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             ep.load()
-        except Exception as exc:  # one broken plug-in must not take the others down
-            log.error("could not load process plug-in %s: %s", ep.name, exc)
+        except Exception as exc:
+            raise PluginError.from_exception(f"entry point '{ep.name}' ({ep.value})", exc) from exc
     return PROCESSES
