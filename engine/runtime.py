@@ -124,6 +124,7 @@ class Orchestrator:
         await self._dispatch_leftovers(run_id, journal)  # of an ended run: its on_cancel step, if any
         if journal.terminal is not None:  # a crash may have come between the final append and its index update
             await self.store.reindex_status(run_id)
+            return None  # an ended run is not replayed, so it needs no definition here
         try:
             definition = get_process(journal.created["process"])  # type: ignore[index]
         except UnknownProcess:

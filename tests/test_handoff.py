@@ -12,7 +12,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
-from engine.registry import TASKS, _import_file
+from engine.registry import PROCESSES, TASKS, _import_file
 from engine.settings import Settings
 from engine.worker import Worker
 from state import keys
@@ -77,5 +77,33 @@ async def test_a_task_no_worker_has_yet_waits_for_one_without_using_attempts(
         assert [e.get("attempt", 1) for e in resolved] == [1, 1]  # no attempt was spent while it waited
     finally:
         TASKS.by_name["handoff.step"] = step
+        worker.stop()
+        await asyncio.wait_for(running, 15)
+
+
+async def test_an_ended_run_needs_no_definition_to_be_woken(redis: Redis, client: ShepherdClient,
+                                                             settings: Settings) -> None:
+    """A late wake for a finished run (a sweep, a redelivery) is simply done, even where its
+    process is not loaded: it is not passed from worker to worker for ever."""
+    _import_file(FLOWS / "handoff_flow.py")
+    worker = Worker(redis, settings)
+    running = asyncio.create_task(worker.run())
+    definition = PROCESSES["handoff-demo"]
+    try:
+        run_id = await client.start("handoff-demo", {}, requester="alice")
+        assert (await wait_for(client, run_id)).status == "completed"
+        del PROCESSES["handoff-demo"]
+        await client.queue.enqueue_wake(run_id)
+
+        async def drained() -> bool:
+            return await redis.xlen(keys.WAKE_STREAM) == 0
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await drained():
+            assert asyncio.get_running_loop().time() < deadline, "the wake was never consumed"
+            await asyncio.sleep(0.02)
+        assert worker.handoff.lacking == set()
+    finally:
+        PROCESSES["handoff-demo"] = definition
         worker.stop()
         await asyncio.wait_for(running, 15)
