@@ -270,3 +270,26 @@ def test_a_name_belongs_to_one_module() -> None:
         form("names-test.not-a-model")(dict)  # type: ignore[type-var]
     unregister_module(__name__)
     assert TASKS.find("names-test.once") is None
+
+
+def test_aliases_find_a_task_and_a_form_by_the_path_they_had_before_a_move() -> None:
+    from pydantic import BaseModel
+
+    from engine.registry import same_task
+
+    @task(name="names-test.moved", aliases=["processes._old.tasks.moved"])
+    def moved(x: str) -> str:
+        return x
+
+    @form("names-test.moved-form", aliases=["processes._old.models:MovedForm"])
+    class MovedForm(BaseModel):
+        value: str
+
+    try:
+        assert get_task("processes._old.tasks.moved") is moved
+        assert same_task("processes._old.tasks.moved", "names-test.moved")  # a replay matches the old step
+        assert not same_task("processes._old.tasks.other", "names-test.moved")
+        assert import_form("processes._old.models:MovedForm") is MovedForm
+    finally:
+        unregister_module(__name__)
+    assert TASKS.find("processes._old.tasks.moved") is None and FORMS.find("names-test.moved-form") is None
