@@ -3,7 +3,7 @@
 from engine.cancellation import CancelledRun, FinishedStep, finished_steps, result_of
 from engine.context import Context, Effect, EffectCancelled
 from engine.executors import TaskContext
-from engine.registry import process, task
+from engine.registry import form, process, task
 from engine.types import (
     Approvers,
     ArtifactRef,
@@ -29,6 +29,7 @@ __all__ = [
     "TaskContext",
     "TaskFailed",
     "finished_steps",
+    "form",
     "process",
     "result_of",
     "task",

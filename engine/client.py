@@ -18,10 +18,18 @@ from redis.asyncio import Redis
 
 from engine.arguments import parse_command, validate_inputs
 from engine.cancellation import cleanup_request
-from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownProcess, UnknownRun
+from engine.errors import (
+    GateClosed,
+    NotAllowed,
+    ProcessDefinitionError,
+    RunClosed,
+    UnknownGate,
+    UnknownProcess,
+    UnknownRun,
+)
 from engine.failpoints import failpoint
 from engine.journal import TERMINAL, Event, JournalView, decode, now_iso
-from engine.registry import get_process
+from engine.registry import find_form, get_process
 from engine.settings import get_settings
 from engine.sweeper import arm_sweep
 from engine.types import Decision
@@ -287,7 +295,14 @@ class ShepherdClient:
 
 
 def import_form(ref: str) -> type[BaseModel]:
+    """The form an ask's journaled ``form`` names: a registered ``@form`` name or old spelling,
+    else (an unregistered quick-script form) the ``module:qualname`` it was recorded under."""
+    registered = find_form(ref)
+    if registered is not None:
+        return registered
     module_name, _, qualname = ref.partition(":")
+    if not qualname:
+        raise ProcessDefinitionError(f"unknown form '{ref}' (is the module declaring it loaded here?)")
     obj: Any = importlib.import_module(module_name)
     for part in qualname.split("."):
         obj = getattr(obj, part)

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from engine.errors import NonDeterminismError, ProcessDefinitionError
 from engine.journal import Event, JournalView, compact, now_iso
-from engine.registry import ProcessDef, TaskDef
+from engine.registry import ProcessDef, TaskDef, form_name, same_task
 from engine.types import (
     Approvers,
     ArtifactRef,
@@ -199,7 +199,8 @@ class Context:
             return None
         was_kind = event.get("kind", event["type"])
         was_name = event.get("name", "")
-        if was_kind != kind or (name and was_name != name):
+        renamed = kind == "task" and same_task(was_name, name)  # an old journal's module.qualname
+        if was_kind != kind or (name and was_name != name and not renamed):
             raise NonDeterminismError(
                 f"non-deterministic replay at step {key}: the journal recorded "
                 f"{was_kind} {was_name!r} but the process now asks for {kind} {name!r} "
@@ -311,7 +312,7 @@ class Context:
         def make_args() -> dict[str, Any]:
             deadline = datetime.now(UTC) + timeout_td if timeout_td else None
             return compact({
-                "title": title, "form": f"{form.__module__}:{form.__qualname__}",
+                "title": title, "form": form_name(form),  # its @form name
                 "schema": form.model_json_schema(), "users": who.users, "groups": who.groups,
                 "deadline": deadline.isoformat() if deadline else None,
             })

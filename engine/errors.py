@@ -6,6 +6,7 @@ else formats errors for people.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Sequence
 
 
@@ -86,3 +87,35 @@ class ArgumentError(ShepherdError, ValueError):
 
     def __reduce__(self) -> tuple[type[ArgumentError], tuple[list[str]]]:
         return type(self), (self.lines,)  # keep the separate lines across pickling
+
+
+class UnknownTask(ProcessDefinitionError):
+    """A journal or queue entry names a task this process has not loaded."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown task '{name}' (is its module loaded on this worker?)")
+        self.name = name
+
+
+class MissingDefinition(ShepherdError):
+    """This worker has not loaded the process (or task) a run needs; a worker that has must take it."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"this worker has no {kind} '{name}' loaded")
+        self.kind, self.name = kind, name
+
+
+class PluginError(ShepherdError):
+    """A process plug-in (SHEPHERD_PROCESSES_PATH file or entry point) could not be loaded."""
+
+    @classmethod
+    def from_exception(cls, what: str, exc: BaseException) -> PluginError:
+        """One line: which plug-in, the error, and where in the plug-in's code it was raised."""
+        where = ""
+        if isinstance(exc, SyntaxError) and exc.filename:
+            where = f" at {exc.filename}:{exc.lineno}"
+        elif exc.__traceback__ is not None:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            where = f" at {frame.filename}:{frame.lineno}"
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        return cls(f"could not load process plug-in {what}: {type(exc).__name__}: {message}{where}")

@@ -20,7 +20,7 @@ from typing import Any
 from redis.asyncio.client import Pipeline
 
 from engine.context import Execution, describe_error
-from engine.errors import UnknownProcess
+from engine.errors import MissingDefinition, UnknownProcess
 from engine.failpoints import failpoint
 from engine.journal import HUMAN_KINDS, RESOLUTIONS, Event, JournalView, compact, now_iso
 from engine.registry import get_process
@@ -124,11 +124,12 @@ class Orchestrator:
         await self._dispatch_leftovers(run_id, journal)  # of an ended run: its on_cancel step, if any
         if journal.terminal is not None:  # a crash may have come between the final append and its index update
             await self.store.reindex_status(run_id)
+            return None  # an ended run is not replayed, so it needs no definition here
         try:
             definition = get_process(journal.created["process"])  # type: ignore[index]
-        except UnknownProcess as exc:
-            await self._fail_unloadable(run_id, journal, str(exc))
-            return None
+        except UnknownProcess:
+            # Not this worker's to fail: another one may have the process (engine.worker leaves it).
+            raise MissingDefinition("process", journal.created["process"]) from None  # type: ignore[index]
         return Execution(definition, run_id, journal)
 
     async def _iterate(self, run_id: str, prefetched: tuple[int, list[Event]] | None = None,
@@ -234,15 +235,6 @@ class Orchestrator:
             pipe = self.store.redis.pipeline(transaction=False)
             self._queue_dispatch(pipe, run_id, requests)
             await self.store.execute_with_scripts(pipe)
-
-    async def _fail_unloadable(self, run_id: str, journal: JournalView, reason: str) -> None:
-        at = now_iso()
-        error = {"type": "UnknownProcess", "message": reason, "step": None}
-        applied, _, _ = await self.store.append(
-            run_id, journal.seq, [{"type": "run_failed", "error": error, "at": at}], [], {},
-            {"status": "failed", "error": reason, "updated_at": at})
-        if applied == 1:
-            await self.store.reindex_status(run_id, "failed")
 
 
 def retry_due_ms(attempt: int, backoff: float) -> int:

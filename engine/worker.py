@@ -27,16 +27,19 @@ from typing import Any
 from redis.asyncio import Redis
 
 from engine.cancellation import CLEANUP_KEY
+from engine.errors import MissingDefinition
 from engine.executors import TaskContext, run_shell, run_task
 from engine.failpoints import failpoint
+from engine.handoff import HandOff
 from engine.journal import now_iso
 from engine.policy import load_gate_policy
+from engine.registry import TASKS
 from engine.runtime import Orchestrator, retry_due_ms
 from engine.settings import Settings
 from engine.sweeper import SWEEP
 from state import keys
 from state.connection import UNAVAILABLE
-from state.queue import Entry, WorkQueue
+from state.queue import Entry, WorkQueue, handoffs
 from state.store import RunStore
 from state.timers import Timers, member, now_ms, parse
 
@@ -102,6 +105,7 @@ class Worker:
         self.slot_freed = asyncio.Event()
         self.stopping = asyncio.Event()
         self.visibility_ms = int(settings.visibility_timeout * 1000)
+        self.handoff = HandOff(self.name, self.queue, self.stopping, settings.visibility_timeout, self._retrying)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -191,7 +195,7 @@ class Worker:
     async def _handle(self, entry: Entry) -> None:
         try:
             if entry.stream == keys.WAKE_STREAM:
-                await self._retrying(lambda: self._wake(entry.fields["run"]))
+                await self._retrying(lambda: self._wake(entry.fields["run"], handoffs(entry)))
                 await self._retrying(lambda: self.queue.ack(entry))
             else:
                 self.running_tasks += 1
@@ -208,8 +212,13 @@ class Worker:
         except Exception:
             log.exception("handling %s %s failed; it will be redelivered", entry.stream, entry.id)
 
-    async def _wake(self, run_id: str) -> None:
-        if not await self.orchestrator.advance(run_id):
+    async def _wake(self, run_id: str, handed_off: int = 0) -> None:
+        try:
+            advanced = await self.orchestrator.advance(run_id)
+        except MissingDefinition as exc:
+            await self.handoff.leave_run(run_id, exc, handed_off)
+            return
+        if not advanced:
             # Someone else is advancing it; look again shortly in case they missed this.
             await self.timers.add(member("wake", run_id), now_ms() + WAKE_RETRY_MS)
 
@@ -223,6 +232,9 @@ class Worker:
         fields = entry.fields
         run_id, key, kind, name = fields["run"], fields["key"], fields["kind"], fields["name"]
         args = json.loads(fields.get("args") or "{}")
+        if kind == "task" and TASKS.find(name) is None:
+            await self.handoff.leave_task(entry, name)  # before start_task: no attempt is used up
+            return
         verdict, detail, owner = await self._retrying(
             lambda: self.store.start_task(run_id, key, self.name, self.visibility_ms, entry.id))
         if verdict == "busy" and owner == entry.id:
@@ -280,8 +292,12 @@ class Worker:
         try:
             failpoint("task_finished")
             # Commit, and advance the run here in the same round trip when nobody else is.
-            advanced = await self._retrying(lambda: self.orchestrator.advance(
-                run_id, resolve=(key, event), then=lambda pipe: self.queue.queue_ack(pipe, entry)))
+            try:
+                advanced = await self._retrying(lambda: self.orchestrator.advance(
+                    run_id, resolve=(key, event), then=lambda pipe: self.queue.queue_ack(pipe, entry)))
+            except MissingDefinition as exc:  # the task is here, its process is not: committed and acked
+                await self.handoff.leave_run(run_id, exc, 0)
+                advanced = True
         finally:
             beat.cancel()
         if not advanced:  # someone else holds the run: committed, but not yet acknowledged

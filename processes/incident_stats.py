@@ -33,7 +33,7 @@ class LoadArgs(BaseModel):
     severity: Severity | None = None
 
 
-@task(retries=2, backoff=0.2)
+@task(name="incident.incident_statistics", retries=2, backoff=0.2)
 async def incident_statistics(args: LoadArgs, tctx: TaskContext) -> list[SeverityStats]:
     """Read the incidents recorded since ``since`` and summarize them per severity."""
     records = await load_stats(tctx.redis, args.since)

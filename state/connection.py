@@ -10,8 +10,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from state.embedded import ensure_embedded_redis
 
-#: Errors that mean "Redis is not reachable right now" (back off and retry).
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+#: Errors that mean "Redis is not reachable right now" (back off and retry). redis-py wraps socket
+#: errors in its own ConnectionError; the builtin one (refused, reset, broken pipe) covers the rest.
+#: Not every OSError: a full disk, a missing file or a refused permission is a fault to report,
+#: and retrying it as an outage would hide it behind "redis unavailable" forever.
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError)
 
 
 class RedisUnavailable(RuntimeError):

@@ -28,6 +28,11 @@ class Entry:
     deliveries: int = 1
 
 
+def handoffs(entry: Entry) -> int:
+    """How many workers have already given this entry back (they lacked its definition)."""
+    return int(entry.fields.get("handoffs") or 0)
+
+
 class WorkQueue:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -52,8 +57,18 @@ class WorkQueue:
         """Tell front ends the run's journal or gates changed (bounded: a hint, not a record)."""
         return (client or self.redis).xadd(keys.NOTIFY_STREAM, {"run": run_id}, maxlen=100_000, approximate=True)
 
-    def enqueue_wake(self, run_id: str, client: Any = None) -> Any:
-        return (client or self.redis).xadd(keys.WAKE_STREAM, {"run": run_id})
+    def enqueue_wake(self, run_id: str, client: Any = None, handoffs: int = 0) -> Any:
+        fields = {"run": run_id, "handoffs": str(handoffs)} if handoffs else {"run": run_id}
+        return (client or self.redis).xadd(keys.WAKE_STREAM, fields)
+
+    async def hand_off(self, entry: Entry) -> None:
+        """Give an entry back for another consumer: re-add it (counting hand-offs) and drop this delivery.
+
+        One transaction, so the work is never lost nor left with this consumer."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(entry.stream, {**entry.fields, "handoffs": str(handoffs(entry) + 1)})
+        self.queue_ack(pipe, entry)
+        await pipe.execute()
 
     async def read(self, consumer: str, count: int, block_ms: int, wake_only: bool = False) -> list[Entry]:
         streams = {keys.WAKE_STREAM: ">"} if wake_only else {keys.WAKE_STREAM: ">", keys.TASKS_STREAM: ">"}

@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
 
+from engine import form
 from processes._incident.timeline import Durations
 from processes.incident_policy import Severity
 
@@ -19,6 +20,7 @@ USER = {"slack": "user"}
 # -- forms -------------------------------------------------------------------------------------
 
 
+@form("incident.roles")
 class RolesForm(BaseModel):
     """Who does what in this incident."""
 
@@ -30,6 +32,7 @@ class RolesForm(BaseModel):
     scribe: str | None = Field(default=None, description="Scribe: keeps the timeline", json_schema_extra=USER)
 
 
+@form("incident.status_update")
 class StatusUpdate(BaseModel):
     """The commander's periodic update."""
 
@@ -38,6 +41,7 @@ class StatusUpdate(BaseModel):
     mitigated: bool = Field(default=False, description="Tick when the impact has stopped")
 
 
+@form("incident.postmortem")
 class PostmortemInput(BaseModel):
     """What only people know, for the postmortem document."""
 
@@ -48,6 +52,7 @@ class PostmortemInput(BaseModel):
     went_badly: str | None = Field(default=None, max_length=3000, description="What went badly")
 
 
+@form("incident.action_item")
 class ActionItemForm(BaseModel):
     """One follow-up action (leave the title empty when there are no more)."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import ProcessDefinitionError
+from engine.errors import PluginError, ProcessDefinitionError
 from engine.registry import ENTRY_POINT_GROUP, PROCESSES, load_processes
 from tests.helpers import ROOT
 
@@ -65,17 +65,24 @@ def test_every_builtin_module_registers_its_process() -> None:
     assert registry["slo-setup"].outputs is not None and registry["slo-setup"].outputs.__name__ == "SLOSetupResult"
 
 
-def test_entry_point_plugins_are_loaded_and_a_broken_one_is_only_logged(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-        isolated_registry: None) -> None:
+def test_entry_point_plugins_are_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        isolated_registry: None) -> None:
     make_distribution(tmp_path, "shepherd_greet_plugin", "plugin-greet")
-    make_distribution(tmp_path, "shepherd_broken_plugin", "plugin-broken", broken=True)
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = load_processes()
     assert registry["plugin-greet"].module == "shepherd_greet_plugin"
     assert registry["plugin-greet"].outputs.__name__ == "Greeting"
-    assert "plugin-broken" not in registry
-    assert "could not load process plug-in plugin-broken: plug-in exploded on import" in caplog.text
+
+
+def test_a_broken_entry_point_plugin_stops_the_load_and_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 isolated_registry: None) -> None:
+    """Issue 11 §7: a worker must not start without a plug-in it is expected to have (tests/test_plugins.py)."""
+    make_distribution(tmp_path, "shepherd_broken_plugin", "plugin-broken", broken=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError, match=r"could not load process plug-in entry point 'plugin-broken' "
+                                          r"\(shepherd_broken_plugin\): RuntimeError: plug-in exploded on import"):
+        load_processes()
+    assert "plugin-broken" not in PROCESSES
 
 
 def test_a_processes_path_directory_is_loaded_and_a_bad_entry_is_named(tmp_path: Path,

@@ -1,0 +1,67 @@
+"""A run's code hash covers the helper modules its process imports, not only the process module."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from engine.code_hash import process_modules
+from engine.registry import ProcessDef, get_process, load_processes
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "hashpkg"
+    (root / "sub").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "sub" / "__init__.py").write_text("")
+    (root / "flow.py").write_text("from hashpkg import helper\nfrom .sub.steps import STEP\nimport json\n")
+    (root / "helper.py").write_text("VALUE = 1\n")
+    (root / "sub" / "steps.py").write_text("from ..helper import VALUE\nSTEP = VALUE\n")
+    (root / "unrelated.py").write_text("OTHER = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    importlib.import_module("hashpkg.flow")
+    importlib.import_module("hashpkg.unrelated")
+    yield root
+    sys.path.remove(str(tmp_path))
+    for name in [m for m in sys.modules if m.split(".")[0] == "hashpkg"]:
+        del sys.modules[name]
+
+
+def run_hash() -> str:
+    """What ``start`` records for a process declared in hashpkg.flow."""
+    definition = ProcessDef(id="hashed", title="Hashed", fn=print, inputs=BaseModel, positional=[],
+                            module="hashpkg.flow")
+    return definition.code_hash()
+
+
+def edit(path: Path, text: str) -> None:
+    before = path.stat().st_mtime_ns
+    path.write_text(text)
+    os.utime(path, ns=(before + 1_000_000, before + 1_000_000))  # a new stamp even on a coarse clock
+
+
+def test_the_hash_covers_imported_helpers_of_the_same_package(package: Path) -> None:
+    assert sorted(process_modules("hashpkg.flow")) == ["hashpkg", "hashpkg.flow", "hashpkg.helper",
+                                                       "hashpkg.sub", "hashpkg.sub.steps"]
+    first = run_hash()
+    edit(package / "unrelated.py", "OTHER = 2\n")  # not imported by the process: not its code
+    assert run_hash() == first
+    edit(package / "sub" / "steps.py", "from ..helper import VALUE\nSTEP = VALUE + 1\n")  # a relative import
+    second = run_hash()
+    assert second != first
+    edit(package / "helper.py", "VALUE = 2\n")
+    assert run_hash() not in (first, second)
+
+
+def test_a_shipped_process_hashes_its_helpers() -> None:
+    load_processes()
+    modules = process_modules(get_process("incident-response").module)
+    assert {"processes.incident_response", "processes._incident.tasks", "processes._incident.models"} <= set(modules)
+    assert not any(m.startswith(("engine", "integrations")) for m in modules)
