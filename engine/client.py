@@ -1,6 +1,6 @@
 """What front ends (terminal, Slack) can do with runs.
 
-Starting, deciding, answering and cancelling all end in one Lua script on the
+Starting, deciding, answering, signalling and cancelling all end in one Lua script on the
 run's keys, then a wake on the queue; workers do the rest. Each arms a sweep first,
 so a wake lost to a crash after the script is found (``engine.sweeper``). Every refusal is a
 typed error from ``engine.errors`` with one line for the person.
@@ -18,11 +18,20 @@ from redis.asyncio import Redis
 
 from engine.arguments import parse_command, validate_inputs
 from engine.cancellation import cleanup_request
-from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownProcess, UnknownRun
+from engine.errors import (
+    GateClosed,
+    NotAllowed,
+    RunClosed,
+    UnknownGate,
+    UnknownProcess,
+    UnknownRun,
+    UnknownSignal,
+)
 from engine.failpoints import failpoint
 from engine.journal import TERMINAL, Event, JournalView, decode, now_iso
 from engine.registry import get_process
 from engine.settings import get_settings
+from engine.signals import SignalRequest, describe_senders
 from engine.sweeper import arm_sweep
 from engine.types import Decision
 from state import keys
@@ -65,6 +74,14 @@ class DecisionResult:
     message: str
     votes: int = 0
     quorum: int = 1
+
+
+@dataclass
+class SignalResult:
+    applied: bool
+    """False: a signal with this id was already delivered, and nothing changed."""
+    message: str
+    id: str
 
 
 def new_run_id() -> str:
@@ -186,6 +203,54 @@ class ShepherdClient:
         if reply[0] == "forbidden":
             raise NotAllowed(f"this question is for {_who(gate)}", gate=gate, who=_who(gate))
         raise self._closed(run_id, key, reply)
+
+    async def signal(self, run_id: str, name: str, payload: BaseModel | dict[str, Any] | list[str], *,
+                     sender: str, signal_id: str | None = None, groups: list[str] | None = None) -> SignalResult:
+        """Send the signal ``name`` to a running run; its next ``ctx.wait`` on that channel gets it.
+
+        ``payload`` is validated against the channel's model (``key=value`` words as the terminal
+        and Slack give them, or a mapping); ``signal_id`` makes a retried send deliver once (a
+        fresh one is made if none is given). Refusals are typed errors, each one line.
+        """
+        meta = await self._meta(run_id)
+        channels = await self.store.signal_channels(run_id)
+        channel = channels.get(name)
+        if channel is None:
+            raise UnknownSignal(run_id, name, sorted(channels))
+        model = import_form(channel["model"])
+        if isinstance(payload, list):
+            value = parse_command(model, [], payload)
+        elif isinstance(payload, model):
+            value = payload
+        else:
+            value = validate_inputs(model, payload if isinstance(payload, dict) else payload.model_dump())
+        signal_id = signal_id or secrets.token_hex(8)
+        allowed = False
+        if channel.get("policy"):
+            request = SignalRequest(run_id=run_id, process=meta.get("process", ""), requester=meta.get("requester", ""),
+                                    name=name, sender=sender, groups=groups or [])
+            allowed = bool(import_form(channel["policy"])(request))  # type: ignore[operator]
+        event = {"type": "signal_received", "name": name, "id": signal_id, "by": sender,
+                 "payload": value.model_dump(mode="json"), "at": now_iso()}
+        await self._arm_sweep(run_id)
+        reply = await self.store.signal(run_id, name, signal_id, sender, groups or [], event, allowed)
+        verdict = reply[0]
+        if verdict == "applied":
+            failpoint("after_signal")  # journaled, the run not yet woken: the sweep finds it
+            await self._changed(run_id)
+            return SignalResult(True, f"sent {name} to run {run_id}", signal_id)
+        if verdict == "duplicate":
+            by, at = reply[1], reply[2]
+            when = f" at {at[11:16]} UTC" if len(at) >= 16 else ""
+            return SignalResult(False, f"signal {signal_id} was already delivered (by {by}{when}); nothing changed",
+                                signal_id)
+        if verdict == "forbidden":
+            raise NotAllowed(f"signal {name} of run {run_id} may be sent by {describe_senders(channel)}")
+        if verdict == "closed":
+            raise RunClosed(f"run {run_id} is {reply[1]}; it takes no more signals")
+        if verdict == "undeclared":
+            raise UnknownSignal(run_id, name, sorted(channels))
+        raise UnknownRun(run_id)
 
     async def cancel(self, run_id: str, *, by: str, reason: str = "") -> str:
         """Cancel the run and, if its process has an ``on_cancel`` task, queue that cleanup step."""
@@ -314,6 +379,8 @@ def _step_view(request: Event, resolution: Event | None, gate: dict[str, Any] | 
             step.detail = f"{word} by {decision.by}" + (f": {decision.comment}" if decision.comment else "")
         elif request["kind"] == "ask":
             step.detail = f"answered by {resolution.get('by', '?')}"
+        elif request["kind"] == "signal":
+            step.detail = f"received from {resolution.get('by', '?')}"
         elif request["kind"] == "shell":
             step.detail = f"exit {resolution['value'].get('returncode')}"
     return step

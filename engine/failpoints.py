@@ -15,7 +15,7 @@ import signal
 
 POINTS = ("replay", "after_append", "task_started", "task_finished", "after_commit",
           # a front end (the bot, the CLI) between its write and the wake it queues
-          "after_create", "after_decide", "after_answer", "after_cancel")
+          "after_create", "after_decide", "after_answer", "after_cancel", "after_signal")
 
 
 def _parse(spec: str) -> dict[str, int]:

@@ -1,0 +1,89 @@
+"""Processes for the signal, ``ctx.first`` and ``ctx.log`` tests (``tests/test_signals.py``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from engine import Approvers, Context, SignalRequest, process
+
+
+class Update(BaseModel):
+    text: str
+    level: int = 1
+
+
+class SeverityChange(BaseModel):
+    severity: Literal["SEV-1", "SEV-2", "SEV-3"]
+    reason: str = ""
+
+
+class Handover(BaseModel):
+    to: str
+
+
+def on_call_only(request: SignalRequest) -> bool:
+    """A sender policy: only on-call accounts may hand over command."""
+    return request.sender.startswith("oncall-")
+
+
+class InboxInputs(BaseModel):
+    count: int = 3
+    hold: bool = True
+    """Wait at a gate first, so signals can be sent before the run waits for them."""
+
+
+@process("signal-inbox", title="Signal inbox", inputs=InboxInputs)
+async def signal_inbox(inputs: InboxInputs, ctx: Context) -> dict:
+    """Open an 'update' channel (the requester may send), then take ``count`` updates in order."""
+    updates = ctx.signal("update", Update)
+    if inputs.hold:
+        await ctx.breakpoint("Start listening?")
+    ctx.log.info("listening for %d updates", inputs.count)
+    received = []
+    for i in range(inputs.count):
+        update = await ctx.wait(updates, key=f"update-{i}")
+        ctx.log.info("update %d: %s", i, update.text)
+        received.append(f"{update.text}/{update.level}")
+    return {"received": received}
+
+
+@process("signal-senders", title="Signal senders", inputs=InboxInputs)
+async def signal_senders(inputs: InboxInputs, ctx: Context) -> dict:
+    """Severity from listed approvers (bob or group S0SRE); a handover only from on-call accounts."""
+    severity = ctx.signal("severity", SeverityChange, senders=Approvers(users=["bob"], groups=["S0SRE"]))
+    handover = ctx.signal("handover", Handover, senders=on_call_only)
+    change = await ctx.wait(severity)
+    to = await ctx.wait(handover)
+    return {"severity": change.severity, "reason": change.reason, "commander": to.to}
+
+
+class LoopInputs(BaseModel):
+    cadences: list[float] = Field(default_factory=lambda: [30.0, 0.05])
+    """Seconds each round's timer waits for an update before it ticks."""
+    gate: bool = False
+    """Also race a 'Resolved?' gate (bob decides) in the first round."""
+
+
+@process("status-loop", title="Status loop", inputs=LoopInputs)
+async def status_loop(inputs: LoopInputs, ctx: Context) -> dict:
+    """An incident's status loop: each round, the cadence timer or an update, whichever first."""
+    updates = ctx.signal("update", Update, senders=Approvers())  # anyone may post an update
+    rounds = []
+    for i, cadence in enumerate(inputs.cadences):
+        tick = ctx.sleep(cadence, key=f"tick-{i}")
+        update = ctx.wait(updates, key=f"update-{i}")
+        if inputs.gate and i == 0:
+            gate = ctx.breakpoint("Resolved?", approvers=Approvers(users=["bob"]), key="resolved")
+            won = await ctx.first(tick=tick, update=update, resolved=gate, key=f"round-{i}")
+        else:
+            won = await ctx.first(tick=tick, update=update, key=f"round-{i}")
+        if (got := won.get(update)) is not None:
+            ctx.note(f"Update: {got.text}", key=f"note-{i}")
+            rounds.append(f"update:{got.text}")
+        else:
+            rounds.append(won.name)
+        if won.name == "resolved":
+            break
+    return {"rounds": rounds}
