@@ -9,6 +9,7 @@ typed error from ``engine.errors`` with one line for the person.
 from __future__ import annotations
 
 import importlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from engine.arguments import parse_command, validate_inputs
+from engine.arguments import ArgumentError, parse_command, validate_inputs
 from engine.cancellation import cleanup_request
 from engine.errors import (
     GateClosed,
@@ -38,6 +39,10 @@ from state import keys
 from state.queue import WorkQueue
 from state.store import RunStore
 from state.timers import Timers
+
+log = logging.getLogger(__name__)
+
+MAX_SIGNAL_ID = 128
 
 REFUSALS = {
     "not_approver": "you are not one of the approvers of this gate ({who})",
@@ -225,11 +230,16 @@ class ShepherdClient:
         else:
             value = validate_inputs(model, payload if isinstance(payload, dict) else payload.model_dump())
         signal_id = signal_id or secrets.token_hex(8)
+        if not 0 < len(signal_id) <= MAX_SIGNAL_ID or not signal_id.isprintable():
+            raise ArgumentError([f"a signal id is 1 to {MAX_SIGNAL_ID} printable characters"])
         allowed = False
         if channel.get("policy"):
             request = SignalRequest(run_id=run_id, process=meta.get("process", ""), requester=meta.get("requester", ""),
                                     name=name, sender=sender, groups=groups or [])
-            allowed = bool(import_form(channel["policy"])(request))  # type: ignore[operator]
+            try:
+                allowed = bool(import_form(channel["policy"])(request))  # type: ignore[operator]
+            except Exception:  # a broken rule refuses (fails closed) and says so in the log
+                log.exception("run %s: sender policy %s of signal %s failed", run_id, channel["policy"], name)
         event = {"type": "signal_received", "name": name, "id": signal_id, "by": sender,
                  "payload": value.model_dump(mode="json"), "at": now_iso()}
         await self._arm_sweep(run_id)

@@ -255,7 +255,7 @@ class Context:
         if resolution is not None:
             if (signal := resolution.get("signal")) is not None:
                 return self._journal.signal_at.get(signal, self._journal.seq)
-            return self._journal.resolved_at.get(effect.key, self._journal.seq)
+            return self._journal.position(resolution)
         if effect.kind == "signal" and (waiting := self._inbox(effect.name)):
             return waiting[0][0]
         return None

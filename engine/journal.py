@@ -67,8 +67,6 @@ class JournalView:
         self.keyed: dict[str, Event] = {}
         self.resolutions: dict[str, Event] = {}
         self.pending: dict[str, Event] = {}
-        self.resolved_at: dict[str, int] = {}
-        """Journal position of each step's resolution: ``ctx.first`` picks the earliest."""
         self.channels: dict[str, Event] = {}
         self.inbox: dict[str, list[tuple[int, Event]]] = {}
         """Per signal name, the signals no wait has consumed yet, in journal order (with positions)."""
@@ -92,7 +90,6 @@ class JournalView:
                 self.pending[event["key"]] = event
         elif kind in ("effect_resolved", "effect_cancelled"):
             self.resolutions[event["key"]] = event
-            self.resolved_at[event["key"]] = len(self.events) - 1
             self.pending.pop(event["key"], None)
             if (consumed := event.get("signal")) is not None:
                 self.consume(consumed)
@@ -118,6 +115,14 @@ class JournalView:
                 if signal["id"] == signal_id:
                     del queue[i]
                     return
+
+    def position(self, event: Event) -> int:
+        """Where ``event`` (this very object) is in the journal; ``ctx.first`` picks the earliest
+        outcome. A scan rather than an index: parked runs keep their views in memory."""
+        for i in range(len(self.events) - 1, -1, -1):
+            if self.events[i] is event:
+                return i
+        return len(self.events)  # not journaled yet: decided by this replay, after everything else
 
     def request(self, key: str) -> Event | None:
         event = self.keyed.get(key)

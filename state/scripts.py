@@ -98,7 +98,7 @@ if ARGV[6] and ARGV[6] ~= '' then
     if raw then
       local gate = cjson.decode(raw)
       if gate.status == 'open' then
-        gate.status = 'cancelled'
+        gate.status, gate.superseded = 'cancelled', true  -- closed because something else came first
         redis.call('HSET', gates, key, cjson.encode(gate))
       end
     end

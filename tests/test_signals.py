@@ -148,6 +148,16 @@ async def test_unauthorized_senders_are_refused_and_nothing_is_journaled(client:
     assert [e for e in await journal(client, inbox) if e["type"] == "signal_received"] == []
 
 
+async def test_a_sender_policy_that_raises_refuses(client: ShepherdClient, worker,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    run_id = await client.start("signal-broken-policy", {}, requester="alice")
+    await waiting_for_signal(client, run_id, "1")
+    with pytest.raises(NotAllowed, match=r"may be sent by whoever broken_policy allows$"):
+        await client.signal(run_id, "update", {"text": "x"}, sender="alice")
+    assert "sender policy shepherd_custom.signal_flows:broken_policy of signal update failed" in caplog.text
+    assert [e for e in await journal(client, run_id) if e["type"] == "signal_received"] == []
+
+
 async def test_bad_payloads_unknown_names_and_closed_runs(client: ShepherdClient, worker) -> None:
     run_id = await client.start("signal-senders", {}, requester="alice")
     await waiting_for_signal(client, run_id, "1")
@@ -158,6 +168,8 @@ async def test_bad_payloads_unknown_names_and_closed_runs(client: ShepherdClient
     with pytest.raises(UnknownSignal) as unknown:
         await client.signal(run_id, "sevrity", [], sender="bob")
     assert str(unknown.value) == f"run {run_id} takes no signal 'sevrity' (it takes: handover, severity)"
+    with pytest.raises(ArgumentError, match=r"^a signal id is 1 to 128 printable characters$"):
+        await client.signal(run_id, "severity", ["severity=SEV-1"], sender="bob", signal_id="x" * 129)
     await client.cancel(run_id, by="alice")
     with pytest.raises(RunClosed, match="is cancelled; it takes no more signals"):
         await client.signal(run_id, "severity", ["severity=SEV-2"], sender="bob")
@@ -239,7 +251,8 @@ async def test_first_a_signal_closes_the_losing_gate(client: ShepherdClient, wor
     assert gate["key"] == "resolved"
     await client.signal(run_id, "update", {"text": "still digging"}, sender="carol")
     await waiting_for_signal(client, run_id, "update-1")
-    assert (await client.store.gates(run_id))["resolved"]["status"] == "cancelled"
+    closed = (await client.store.gates(run_id))["resolved"]
+    assert closed["status"] == "cancelled" and closed["superseded"] is True  # front ends can say why
     with pytest.raises(GateClosed, match="already cancelled"):
         await client.decide(run_id, "resolved", user="bob", approve=True)
     run = await wait_for(client, run_id)

@@ -28,6 +28,11 @@ def on_call_only(request: SignalRequest) -> bool:
     return request.sender.startswith("oncall-")
 
 
+def broken_policy(request: SignalRequest) -> bool:
+    """A sender policy with a bug: it must refuse everyone, not let everyone in."""
+    raise KeyError(request.sender)
+
+
 class InboxInputs(BaseModel):
     count: int = 3
     hold: bool = True
@@ -57,6 +62,12 @@ async def signal_senders(inputs: InboxInputs, ctx: Context) -> dict:
     change = await ctx.wait(severity)
     to = await ctx.wait(handover)
     return {"severity": change.severity, "reason": change.reason, "commander": to.to}
+
+
+@process("signal-broken-policy", title="Signal with a broken policy", inputs=InboxInputs)
+async def signal_broken_policy(inputs: InboxInputs, ctx: Context) -> str:
+    """A channel whose sender policy raises."""
+    return (await ctx.wait(ctx.signal("update", Update, senders=broken_policy))).text
 
 
 class LoopInputs(BaseModel):
