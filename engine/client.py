@@ -209,6 +209,12 @@ class ShepherdClient:
             raise NotAllowed(f"this question is for {_who(gate)}", gate=gate, who=_who(gate))
         raise self._closed(run_id, key, reply)
 
+    async def signal_channels(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The signals a run takes, by name: each channel's model and who may send it (users,
+        groups, ``anyone`` or a ``policy``), so a front end can check group membership its own way."""
+        await self._meta(run_id)
+        return await self.store.signal_channels(run_id)
+
     async def signal(self, run_id: str, name: str, payload: BaseModel | dict[str, Any] | list[str], *,
                      sender: str, signal_id: str | None = None, groups: list[str] | None = None) -> SignalResult:
         """Send the signal ``name`` to a running run; its next ``ctx.wait`` on that channel gets it.
