@@ -78,7 +78,8 @@ class Effect(Generic[T]):
         self.ctx, self.key, self.kind, self.name, self._decode = ctx, key, kind, name, decode
 
     def __await__(self) -> Generator[Any, None, T]:
-        while (resolution := self.ctx._settled(self)) is None:
+        resolutions = self.ctx._journal.resolutions  # the hot path: one lookup, as before signals
+        while (resolution := resolutions.get(self.key) or self.ctx._settled(self)) is None:
             yield self
         return self.ctx._outcome(self, resolution)
 

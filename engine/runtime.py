@@ -169,15 +169,13 @@ class Orchestrator:
             return journal.seq
 
         requests = [e for e in events if e["type"] == "effect_requested"]
-        # The replay settles some steps itself: signal waits it served, ctx.first's losers.
-        resolved = [e["key"] for e in events if e["type"] == "effect_resolved"]
-        cancelled = [e["key"] for e in events if e["type"] == "effect_cancelled"]
-        channels = {e["name"]: {k: v for k, v in e.items() if k not in ("type", "at")}
-                    for e in events if e["type"] == "signal_declared"}
+        resolved, cancelled, channels = settled_by_replay(events)
         requester = (journal.created or {}).get("requester", "")
         gates = {e["key"]: gate_record(e, requester) for e in requests if e["kind"] in HUMAN_KINDS}
         if outcome.state == "suspended":
-            pending = [e for e in (*journal.pending.values(), *requests) if e["key"] not in (*resolved, *cancelled)]
+            pending = [*journal.pending.values(), *requests]
+            if resolved or cancelled:
+                pending = [e for e in pending if e["key"] not in resolved and e["key"] not in cancelled]
             waiting = [e for e in pending if e["kind"] in HUMAN_KINDS]
             meta["status"] = "waiting" if waiting else "running"
             meta["waiting_on"] = ",".join(e["key"] for e in waiting)  # their titles are in the gates hash
@@ -253,6 +251,23 @@ class Orchestrator:
             {"status": "failed", "error": reason, "updated_at": at})
         if applied == 1:
             await self.store.reindex_status(run_id, "failed")
+
+
+def settled_by_replay(events: list[Event]) -> tuple[list[str], list[str], dict[str, dict[str, Any]]]:
+    """What a replay settled itself: signal waits it served, ``ctx.first``'s losers, and the signal
+    channels it declared (their records, for front ends to check against)."""
+    resolved: list[str] = []
+    cancelled: list[str] = []
+    channels: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event["type"]
+        if kind == "effect_resolved":
+            resolved.append(event["key"])
+        elif kind == "effect_cancelled":
+            cancelled.append(event["key"])
+        elif kind == "signal_declared":
+            channels[event["name"]] = {k: v for k, v in event.items() if k not in ("type", "at")}
+    return resolved, cancelled, channels
 
 
 def retry_due_ms(attempt: int, backoff: float) -> int:

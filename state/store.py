@@ -117,9 +117,13 @@ class RunStore:
         ``resolved`` / ``cancelled``: steps the replay itself settled (signal waits it served,
         ``ctx.first``'s losers); ``channels``: signal channels it declared (``engine.signals``).
         """
-        settled = {name: value for name, value in (
-            ("resolved", resolved), ("cancelled", cancelled),
-            ("channels", {k: _json(v) for k, v in (channels or {}).items()})) if value}
+        settled: dict[str, Any] = {}
+        if resolved:
+            settled["resolved"] = resolved
+        if cancelled:
+            settled["cancelled"] = cancelled
+        if channels:
+            settled["channels"] = {k: _json(v) for k, v in channels.items()}
         if gates and self.gate_policy is not None:
             process = await self.redis.hget(keys.meta(run_id), "process") or ""
             gates = {key: self.gate_policy.apply(process, gate) for key, gate in gates.items()}
