@@ -155,8 +155,10 @@ class ShepherdClient:
             raise UnknownGate(run_id, key, "gate" if kind == "breakpoint" else "question", open_ones)
         return gate
 
-    def _closed(self, run_id: str, key: str, reply: list[str]) -> Exception:
+    def _closed(self, run_id: str, key: str, reply: list[str], gate: dict[str, Any]) -> Exception:
         verdict = reply[0]
+        if verdict == "decided" and reply[1] == "cancelled" and gate.get("superseded"):
+            return GateClosed("already closed: something else came first and the run went on without it")
         if verdict == "decided":
             status, by, at = reply[1], reply[2], reply[3]
             what = {"decided": "approved" if reply[4] == "1" else "rejected", "answered": "answered",
@@ -188,7 +190,7 @@ class ShepherdClient:
             raise GateClosed(f"you already approved; waiting for {int(reply[2]) - int(reply[1])} more")
         if verdict == "forbidden":
             raise NotAllowed(REFUSALS[reply[1]].format(who=_who(gate)), gate=gate, who=_who(gate))
-        raise self._closed(run_id, key, reply)
+        raise self._closed(run_id, key, reply, gate)
 
     async def answer(self, run_id: str, key: str, *, user: str, values: dict[str, Any] | list[str],
                      groups: list[str] | None = None) -> str:
@@ -207,7 +209,7 @@ class ShepherdClient:
             return f"answered '{gate['title']}'"
         if reply[0] == "forbidden":
             raise NotAllowed(f"this question is for {_who(gate)}", gate=gate, who=_who(gate))
-        raise self._closed(run_id, key, reply)
+        raise self._closed(run_id, key, reply, gate)
 
     async def signal_channels(self, run_id: str) -> dict[str, dict[str, Any]]:
         """The signals a run takes, by name: each channel's model and who may send it (users,

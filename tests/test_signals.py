@@ -253,19 +253,23 @@ async def test_first_a_signal_closes_the_losing_gate(client: ShepherdClient, wor
     await waiting_for_signal(client, run_id, "update-1")
     closed = (await client.store.gates(run_id))["resolved"]
     assert closed["status"] == "cancelled" and closed["superseded"] is True  # front ends can say why
-    with pytest.raises(GateClosed, match="already cancelled"):
+    with pytest.raises(GateClosed, match=r"^already closed: something else came first"):
         await client.decide(run_id, "resolved", user="bob", approve=True)
     run = await wait_for(client, run_id)
     assert (await journal(client, run_id))[-1]["result"] == {"rounds": ["update:still digging", "tick"]}
     assert run.open_gates == []
 
 
-async def test_first_the_gate_wins_and_an_unauthorized_update_changes_nothing(client: ShepherdClient,
-                                                                              worker) -> None:
-    run_id = await client.start("status-loop", {"cadences": [30], "gate": True}, requester="alice")
+async def test_first_the_gate_wins_and_unauthorized_senders_change_nothing(client: ShepherdClient,
+                                                                           worker) -> None:
+    run_id = await client.start("status-loop", {"cadences": [30], "gate": True, "update_senders": ["carol"]},
+                                requester="alice")
     await wait_for_gate(client, run_id)
     with pytest.raises(NotAllowed):
         await client.decide(run_id, "resolved", user="mallory", approve=True)
+    with pytest.raises(NotAllowed, match=r"may be sent by carol$"):
+        await client.signal(run_id, "update", {"text": "all clear (not really)"}, sender="mallory")
+    assert [e for e in await journal(client, run_id) if e["type"] == "signal_received"] == []
     assert (await client.decide(run_id, "resolved", user="bob", approve=True)).applied
     run = await wait_for(client, run_id)
     events = await journal(client, run_id)
@@ -298,3 +302,50 @@ async def test_first_a_signal_already_waiting_beats_a_timer_resolved_later(clien
         await asyncio.wait_for(task, 15)
     events = await journal(client, run_id)
     assert events[-1]["result"] == {"rounds": ["update:first"]}
+
+
+async def test_first_an_unauthorized_update_loses_to_the_timer(client: ShepherdClient, worker) -> None:
+    run_id = await client.start("status-loop", {"cadences": [0.3], "update_senders": ["carol"]},
+                                requester="alice")
+    await waiting_for_signal(client, run_id, "update-0")
+    with pytest.raises(NotAllowed):
+        await client.signal(run_id, "update", {"text": "spoofed"}, sender="mallory")
+    assert (await wait_for(client, run_id)).status == "completed"
+    events = await journal(client, run_id)
+    assert events[-1]["result"] == {"rounds": ["tick"]}
+    assert [e["key"] for e in events if e["type"] == "effect_cancelled"] == ["update-0"]
+
+
+async def test_first_the_same_wake_twice_decides_once(client: ShepherdClient, worker) -> None:
+    run_id = await client.start("status-loop", {"cadences": [30, 30]}, requester="alice")
+    await waiting_for_signal(client, run_id, "update-0")
+    await client.signal(run_id, "update", {"text": "one"}, sender="carol")
+    for _ in range(3):
+        await asyncio.gather(worker.orchestrator.advance(run_id), worker.orchestrator.advance(run_id),
+                             worker.queue.enqueue_wake(run_id))
+    await waiting_for_signal(client, run_id, "update-1")
+    await client.signal(run_id, "update", {"text": "two"}, sender="carol")
+    assert (await wait_for(client, run_id)).status == "completed"
+    events = await journal(client, run_id)
+    markers = [e["key"] for e in events if e["type"] == "recorded" and e["kind"] == "first"]
+    assert markers == ["round-0", "round-1"]
+    assert sorted(e["key"] for e in events if e["type"] == "effect_cancelled") == ["tick-0", "tick-1"]
+    assert events[-1]["result"] == {"rounds": ["update:one", "update:two"]}
+
+
+async def test_first_an_answer_wins_and_a_losing_question_is_closed(client: ShepherdClient, worker) -> None:
+    run_id = await client.start("status-loop", {"cadences": [30], "ask": True}, requester="alice")
+    ask = await wait_for_gate(client, run_id)
+    assert ask["kind"] == "ask"
+    with pytest.raises(NotAllowed):
+        await client.answer(run_id, "status", user="mallory", values=["text=fine"])
+    await client.answer(run_id, "status", user="bob", values=["text=rolling back"])
+    assert (await wait_for(client, run_id)).status == "completed"
+    assert (await journal(client, run_id))[-1]["result"] == {"rounds": ["status:rolling back"]}
+
+    other = await client.start("status-loop", {"cadences": [30], "ask": True}, requester="alice")
+    await waiting_for_signal(client, other, "update-0")
+    await client.signal(other, "update", {"text": "found it"}, sender="carol")
+    assert (await wait_for(client, other)).status == "completed"
+    with pytest.raises(GateClosed, match=r"^already closed: something else came first"):
+        await client.answer(other, "status", user="bob", values=["text=too late"])

@@ -75,24 +75,31 @@ class LoopInputs(BaseModel):
     """Seconds each round's timer waits for an update before it ticks."""
     gate: bool = False
     """Also race a 'Resolved?' gate (bob decides) in the first round."""
+    ask: bool = False
+    """Also race a 'Status' question (bob answers) in the first round."""
+    update_senders: list[str] = Field(default_factory=list)
+    """Who may post an update (empty: anyone)."""
 
 
 @process("status-loop", title="Status loop", inputs=LoopInputs)
 async def status_loop(inputs: LoopInputs, ctx: Context) -> dict:
     """An incident's status loop: each round, the cadence timer or an update, whichever first."""
-    updates = ctx.signal("update", Update, senders=Approvers())  # anyone may post an update
+    updates = ctx.signal("update", Update, senders=Approvers(users=inputs.update_senders))
     rounds = []
     for i, cadence in enumerate(inputs.cadences):
         tick = ctx.sleep(cadence, key=f"tick-{i}")
         update = ctx.wait(updates, key=f"update-{i}")
+        racers = {"tick": tick, "update": update}
         if inputs.gate and i == 0:
-            gate = ctx.breakpoint("Resolved?", approvers=Approvers(users=["bob"]), key="resolved")
-            won = await ctx.first(tick=tick, update=update, resolved=gate, key=f"round-{i}")
-        else:
-            won = await ctx.first(tick=tick, update=update, key=f"round-{i}")
+            racers["resolved"] = ctx.breakpoint("Resolved?", approvers=Approvers(users=["bob"]), key="resolved")
+        if inputs.ask and i == 0:
+            racers["status"] = ctx.ask("Status", Update, assignees=Approvers(users=["bob"]), key="status")
+        won = await ctx.first(**racers, key=f"round-{i}")
         if (got := won.get(update)) is not None:
             ctx.note(f"Update: {got.text}", key=f"note-{i}")
             rounds.append(f"update:{got.text}")
+        elif won.name == "status":
+            rounds.append(f"status:{won.value.text}")
         else:
             rounds.append(won.name)
         if won.name == "resolved":
