@@ -416,7 +416,7 @@ class Context:
         return self._effect("signal", channel.name, key, lambda: {"channel": channel.name},
                             channel.model.model_validate)
 
-    def first(self, *effects: Effect[Any], key: str | None = None, **named: Effect[Any]) -> First[Any]:
+    def first(self, *effects: Effect[Any], key: str | None = None, **named: Effect[Any]) -> First:
         """Wait for the first of several effects and cancel the others (a gate closed, a timer
         removed); resolves to a ``Winner`` (its name: the keyword, or the position as a string).
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.errors import NonDeterminismError, ProcessDefinitionError
 from engine.journal import Event, now_iso
@@ -42,8 +42,9 @@ class Winner:
         return f"<first won by {self.name!r} (step {self.effect.key})>"
 
 
-class First(Generic[T]):
-    """Awaitable returned by ``ctx.first``; resolves to a ``Winner``."""
+class First:
+    """Awaitable returned by ``ctx.first``; resolves to a ``Winner``. A winner that failed (a task
+    error, a question nobody answered in time) raises its error instead, as awaiting it would."""
 
     def __init__(self, ctx: Context, key: str, items: list[tuple[str, Effect[Any]]]) -> None:
         from engine.context import Effect

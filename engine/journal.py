@@ -3,10 +3,12 @@
 Events are plain JSON objects with a ``type``:
 
 - ``run_created``     process, inputs, requester, channel, code_hash, at
-- ``effect_requested`` key, kind (task|shell|breakpoint|ask|sleep), name, args, at
-- ``effect_resolved``  key, ok, value | error, at
-- ``effect_cancelled`` key, at
-- ``recorded``         key, kind (now|uuid), value   -- nondeterministic values, fixed once
+- ``effect_requested`` key, kind (task|shell|breakpoint|ask|sleep|signal), name, args, at
+- ``effect_resolved``  key, ok, value | error, at   -- a signal wait's also names the ``signal`` it took
+- ``effect_cancelled`` key, at                      -- ``by: first`` and the ``winner`` for a race's loser
+- ``recorded``         key, kind (now|uuid), value   -- nondeterministic values, fixed once; also
+                                          ``first`` (the winner of ``ctx.first``) and ``patch``
+                                          (a ``ctx.patched`` marker, at ``~patch/<id>``)
 - ``note`` / ``artifact``  key, ...                   -- thread lines and files, once each
 - ``gate_escalated``   key, users, groups, at
 - ``signal_declared``  name, model, users, groups, anyone, policy   -- a channel ``ctx.signal`` opened
