@@ -5,7 +5,7 @@ SIGKILL the first (or the n-th) time it reaches that point. Unset (always, in
 production) it costs one dict lookup. Crash-recovery tests use it to stop a
 worker at the exact moments that matter: mid-replay, between a task finishing
 and its result being committed, between a commit and the acknowledgement; and a front end
-between its write (a start, a decision) and the wake it queues.
+between its write (a start, a decision, a signal) and the wake it queues.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def undispatched(run_id: str) -> str:
     return f"{run_tag(run_id)}:undispatched"
 
 
-#: Member of a run's undispatched set: "a start, decision, answer or retry was written and no
+#: Member of a run's undispatched set: "a start, decision, answer, signal or retry was written and no
 #: orchestrator has seen it yet". Step keys written by processes cannot hold '@'.
 WAKE_MARK = "@wake"
 
