@@ -21,6 +21,7 @@ from engine.client import RunView, ShepherdClient
 from engine.errors import ShepherdError
 from engine.registry import get_process, load_processes
 from engine.settings import Settings
+from engine.signals import describe_senders
 from state.connection import RedisUnavailable, connect, resolve_url
 
 MARKS = {"done": "✓", "failed": "✗", "pending": "…", "cancelled": "⊘"}
@@ -42,6 +43,9 @@ def format_run(run: RunView) -> str:
         lines.append(f"  • {note}")
     for artifact in run.artifacts:
         lines.append(f"  📎 {artifact['name']} ({artifact['size']} bytes, step {artifact['key']})")
+    if run.signals and run.status not in ("completed", "failed", "cancelled"):
+        takes = ", ".join(f"{name} (from {describe_senders(c)})" for name, c in sorted(run.signals.items()))
+        lines.append(f"  ⇢ takes signals: {takes}")
     for step in run.steps:
         if step.kind == "signal" and step.state == "pending":
             lines.append(f"  → shepherd signal {run.id} {step.name} key=value ...    (waiting for {step.name})")

@@ -67,6 +67,8 @@ class RunView:
     notes: list[str] = field(default_factory=list)
     artifacts: list[Event] = field(default_factory=list)
     open_gates: list[dict[str, Any]] = field(default_factory=list)
+    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The signal channels the process has opened, by name (``engine.signals``)."""
 
     @property
     def status(self) -> str:
@@ -342,6 +344,7 @@ class ShepherdClient:
             elif event["type"] == "effect_requested":
                 run.steps.append(_step_view(event, journal.resolutions.get(key), gates.get(key)))
         run.open_gates = [g for g in gates.values() if g["status"] == "open"]
+        run.signals = await self.store.signal_channels(run_id) if journal.channels else {}
         return run
 
     async def list_runs(self, status: str | None = None, requester: str | None = None,

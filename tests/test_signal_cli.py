@@ -56,6 +56,8 @@ def test_signal_a_run_from_the_terminal(env: dict[str, str], running_worker: Non
     run_id = started(env, "signal-senders")
     waiting = wait_for_text(env, run_id, "→ shepherd signal")
     assert f"→ shepherd signal {run_id} severity key=value ...    (waiting for severity)" in waiting
+    assert ("⇢ takes signals: handover (from whoever on_call_only allows), severity (from bob, group:S0SRE)"
+            in waiting)
 
     sent = shepherd(env, "signal", run_id, "severity", "severity=SEV-2", "reason=customer impact",
                     "--as", "bob", "--id", "pd-123")
