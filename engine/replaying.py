@@ -54,4 +54,5 @@ class ReplayLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 
     def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
         if not self.replaying:
+            kwargs.setdefault("stacklevel", 2)  # the line is the process's, not this adapter's
             super().log(level, msg, *args, **kwargs)

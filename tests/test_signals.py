@@ -203,7 +203,8 @@ async def test_log_lines_are_written_once_not_on_every_replay(client: ShepherdCl
     lines = [r.getMessage() for r in caplog.records if r.name == "shepherd.process.signal-inbox"]
     assert lines == [f"run {run_id}: listening for 2 updates", f"run {run_id}: update 0: a",
                      f"run {run_id}: update 1: b"]
-    assert all(r.run_id == run_id for r in caplog.records if r.name == "shepherd.process.signal-inbox")
+    records = [r for r in caplog.records if r.name == "shepherd.process.signal-inbox"]
+    assert all(r.run_id == run_id and r.funcName == "signal_inbox" for r in records)  # the process's line
 
 
 # -- ctx.first --------------------------------------------------------------------------------
