@@ -19,6 +19,7 @@ from engine.errors import NotAllowed
 from engine.journal import TERMINAL, JournalView
 from engine.registry import _import_file, get_process
 from tests.helpers import check_journal, wait_for, wait_for_gate
+from tests.test_signal_properties import Simulator
 
 V1 = '''
 from pydantic import BaseModel
@@ -140,3 +141,24 @@ async def test_removing_the_patch_call_later_does_not_break_runs_that_took_it(cl
     await client.decide(run_id, gate["key"], user="bob", approve=True)
     run = await wait_for(client, run_id)
     assert run.status == "completed", run.meta.get("error")
+
+
+def test_a_patch_in_a_branch_is_not_fooled_by_its_siblings_steps() -> None:
+    """Steps a sibling branch journaled are beside the patch, not past it: a run reaching the patch
+    for the first time gets True, warm or cold."""
+    for warm in (True, False):
+        sim = Simulator("patch-parallel", {})
+        sim.drive(warm)  # requests 1.0/wait and 1.1/a
+        resolve(sim, "1.1/a")
+        sim.drive(warm)  # the right branch goes on: 1.1/b is journaled, ahead of the left one
+        resolve(sim, "1.0/wait")
+        sim.drive(warm)  # the left branch reaches the patch
+        resolve(sim, "1.1/b")
+        sim.drive(warm)
+        assert sim.events[-1]["result"] == [True, "right"], (warm, sim.events)
+        assert [e["key"] for e in sim.events if e.get("kind") == "patch"] == ["~patch/left-change"]
+
+
+def resolve(sim: Simulator, key: str) -> None:
+    sim.events.append({"type": "effect_resolved", "key": key, "ok": True, "value": None,
+                       "at": "2026-01-01T00:00:00.000Z"})

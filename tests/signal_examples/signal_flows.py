@@ -105,3 +105,19 @@ async def status_loop(inputs: LoopInputs, ctx: Context) -> dict:
         if won.name == "resolved":
             break
     return {"rounds": rounds}
+
+
+@process("patch-parallel", title="Patched in a parallel branch", inputs=InboxInputs)
+async def patch_parallel(inputs: InboxInputs, ctx: Context) -> list:
+    """One branch reaches a patch while its sibling has steps journaled ahead of it."""
+
+    async def left() -> bool:
+        await ctx.sleep(1, key="wait")
+        return ctx.patched("left-change")
+
+    async def right() -> str:
+        await ctx.sleep(1, key="a")
+        await ctx.sleep(1, key="b")
+        return "right"
+
+    return await ctx.parallel(left(), right())
