@@ -1,4 +1,4 @@
-"""Slash commands: ``/run <process> [args]``, ``/run help|status|cancel``, ``/runs [mine|waiting|all]``.
+"""Slash commands: ``/run <process> [args]``, ``/run help|status|cancel|signal``, ``/runs [mine|waiting|all]``.
 
 Every handler acknowledges first (Slack allows 3 s) and then does its work, awaited inside
 the handler; the reply is an ephemeral to the person. In a channel the bot is not in (where it
@@ -23,6 +23,8 @@ from bot.permissions import Permissions, check_start
 from bot.schedules import VERBS as SCHEDULE_VERBS
 from bot.schedules import schedule_command
 from bot.settings import BotSettings
+from bot.signals import VERB as SIGNAL_VERB
+from bot.signals import signal_command
 from engine.arguments import ArgumentError, parse_command, split_command_text
 from engine.client import ShepherdClient
 from engine.errors import NotAllowed
@@ -39,6 +41,7 @@ def help_text(command: str) -> str:
     for definition in sorted(PROCESSES.values(), key=lambda d: d.id):  # usage has <placeholders>: escaped
         lines.append(f"• `{command} {escape(definition.usage())}` — {escape(definition.summary)}")
     lines.append(f"Also: `{command} status <run>`, `{command} cancel <run> [reason]`, `{command} retry <run>`, "
+                 f"`{command} signal <run> <signal> [key=value]`, "
                  f"`{command} schedule <process> \"<cron>\" [args]`, `{command} schedules`, "
                  "`/runs [mine|waiting|all]`")
     return "\n".join(lines)
@@ -67,6 +70,8 @@ async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any]
     if verb in SCHEDULE_VERBS:  # the creator of a schedule starts its runs: the start rule applies now
         return await schedule_command(engine, command, tokens, body, may_start=lambda process: check_start(
             client, permissions, process, user=user, channel=channel))
+    if verb == SIGNAL_VERB:
+        return await signal_command(engine, command, tokens, body, client)
     if verb in ("status", "cancel", "retry"):
         if len(tokens) < 2 or (len(tokens) > 2 and verb != "cancel"):  # only cancel takes more: a reason
             raise ArgumentError(f"usage: {command} {verb} <run id>" + (" [reason]" if verb == "cancel" else ""))

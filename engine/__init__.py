@@ -3,7 +3,9 @@
 from engine.cancellation import CancelledRun, FinishedStep, finished_steps, result_of
 from engine.context import Context, Effect, EffectCancelled
 from engine.executors import TaskContext
+from engine.first import Winner
 from engine.registry import form, process, task
+from engine.signals import SignalChannel, SignalRequest
 from engine.types import (
     Approvers,
     ArtifactRef,
@@ -26,8 +28,11 @@ __all__ = [
     "OnTimeout",
     "ParallelError",
     "ShellResult",
+    "SignalChannel",
+    "SignalRequest",
     "TaskContext",
     "TaskFailed",
+    "Winner",
     "finished_steps",
     "form",
     "process",

@@ -21,6 +21,7 @@ from engine.client import RunView, ShepherdClient
 from engine.errors import ShepherdError
 from engine.registry import get_process, load_processes
 from engine.settings import Settings
+from engine.signals import describe_senders
 from state.connection import RedisUnavailable, connect, resolve_url
 
 MARKS = {"done": "✓", "failed": "✗", "pending": "…", "cancelled": "⊘"}
@@ -42,6 +43,12 @@ def format_run(run: RunView) -> str:
         lines.append(f"  • {note}")
     for artifact in run.artifacts:
         lines.append(f"  📎 {artifact['name']} ({artifact['size']} bytes, step {artifact['key']})")
+    if run.signals and run.status not in ("completed", "failed", "cancelled"):
+        takes = ", ".join(f"{name} (from {describe_senders(c)})" for name, c in sorted(run.signals.items()))
+        lines.append(f"  ⇢ takes signals: {takes}")
+    for step in run.steps:
+        if step.kind == "signal" and step.state == "pending":
+            lines.append(f"  → shepherd signal {run.id} {step.name} key=value ...    (waiting for {step.name})")
     for gate in run.open_gates:
         verb = "approve" if gate["kind"] == "breakpoint" else "answer"
         lines.append(f"  → shepherd {verb} {run.id} {gate['key']}    ({gate['title']})")
@@ -160,6 +167,18 @@ async def cmd_answer(args: argparse.Namespace, settings: Settings) -> int:
     return await with_client(settings, body)
 
 
+async def cmd_signal(args: argparse.Namespace, settings: Settings) -> int:
+    load_processes(settings.processes_path)  # the channel's model and sender policy are imported by name
+
+    async def body(client: ShepherdClient) -> int:
+        result = await client.signal(args.run, args.name, list(args.values), sender=_user(settings, args.as_user),
+                                     signal_id=args.id, groups=args.group or [])
+        print(result.message)
+        return 0
+
+    return await with_client(settings, body)
+
+
 async def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
     load_processes(settings.processes_path)  # the process's on_cancel clean-up step is queued with the cancel
 
@@ -252,6 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as", dest="as_user")
     p.add_argument("--group", action="append")
     p.set_defaults(handler=cmd_answer)
+
+    p = sub.add_parser("signal", help="send a signal to a running run: shepherd signal <run> <name> key=value ...")
+    p.add_argument("run")
+    p.add_argument("name", help="the signal's name, as the process declares it")
+    p.add_argument("values", nargs="*")
+    p.add_argument("--as", dest="as_user")
+    p.add_argument("--group", action="append", help="a group you belong to (repeatable)")
+    p.add_argument("--id", help="a deduplication id: sending the same id again changes nothing")
+    p.set_defaults(handler=cmd_signal)
 
     p = sub.add_parser("cancel", help="cancel a run")
     p.add_argument("run")

@@ -1,6 +1,6 @@
 """What front ends (terminal, Slack) can do with runs.
 
-Starting, deciding, answering and cancelling all end in one Lua script on the
+Starting, deciding, answering, signalling and cancelling all end in one Lua script on the
 run's keys, then a wake on the queue; workers do the rest. Each arms a sweep first,
 so a wake lost to a crash after the script is found (``engine.sweeper``). Every refusal is a
 typed error from ``engine.errors`` with one line for the person.
@@ -9,6 +9,7 @@ typed error from ``engine.errors`` with one line for the person.
 from __future__ import annotations
 
 import importlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from engine.arguments import parse_command, validate_inputs
+from engine.arguments import ArgumentError, parse_command, validate_inputs
 from engine.cancellation import cleanup_request
 from engine.errors import (
     GateClosed,
@@ -26,17 +27,23 @@ from engine.errors import (
     UnknownGate,
     UnknownProcess,
     UnknownRun,
+    UnknownSignal,
 )
 from engine.failpoints import failpoint
 from engine.journal import TERMINAL, Event, JournalView, decode, now_iso
 from engine.registry import find_form, get_process
 from engine.settings import get_settings
+from engine.signals import SignalRequest, describe_senders
 from engine.sweeper import arm_sweep
 from engine.types import Decision
 from state import keys
 from state.queue import WorkQueue
 from state.store import RunStore
 from state.timers import Timers
+
+log = logging.getLogger(__name__)
+
+MAX_SIGNAL_ID = 128
 
 REFUSALS = {
     "not_approver": "you are not one of the approvers of this gate ({who})",
@@ -61,6 +68,8 @@ class RunView:
     notes: list[str] = field(default_factory=list)
     artifacts: list[Event] = field(default_factory=list)
     open_gates: list[dict[str, Any]] = field(default_factory=list)
+    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The signal channels the process has opened, by name (``engine.signals``)."""
 
     @property
     def status(self) -> str:
@@ -73,6 +82,14 @@ class DecisionResult:
     message: str
     votes: int = 0
     quorum: int = 1
+
+
+@dataclass
+class SignalResult:
+    applied: bool
+    """False: a signal with this id was already delivered, and nothing changed."""
+    message: str
+    id: str
 
 
 def new_run_id() -> str:
@@ -141,8 +158,10 @@ class ShepherdClient:
             raise UnknownGate(run_id, key, "gate" if kind == "breakpoint" else "question", open_ones)
         return gate
 
-    def _closed(self, run_id: str, key: str, reply: list[str]) -> Exception:
+    def _closed(self, run_id: str, key: str, reply: list[str], gate: dict[str, Any]) -> Exception:
         verdict = reply[0]
+        if verdict == "decided" and reply[1] == "cancelled" and gate.get("superseded"):
+            return GateClosed("already closed: something else came first and the run went on without it")
         if verdict == "decided":
             status, by, at = reply[1], reply[2], reply[3]
             what = {"decided": "approved" if reply[4] == "1" else "rejected", "answered": "answered",
@@ -174,7 +193,7 @@ class ShepherdClient:
             raise GateClosed(f"you already approved; waiting for {int(reply[2]) - int(reply[1])} more")
         if verdict == "forbidden":
             raise NotAllowed(REFUSALS[reply[1]].format(who=_who(gate)), gate=gate, who=_who(gate))
-        raise self._closed(run_id, key, reply)
+        raise self._closed(run_id, key, reply, gate)
 
     async def answer(self, run_id: str, key: str, *, user: str, values: dict[str, Any] | list[str],
                      groups: list[str] | None = None) -> str:
@@ -193,7 +212,66 @@ class ShepherdClient:
             return f"answered '{gate['title']}'"
         if reply[0] == "forbidden":
             raise NotAllowed(f"this question is for {_who(gate)}", gate=gate, who=_who(gate))
-        raise self._closed(run_id, key, reply)
+        raise self._closed(run_id, key, reply, gate)
+
+    async def signal_channels(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The signals a run takes, by name: each channel's model and who may send it (users,
+        groups, ``anyone`` or a ``policy``), so a front end can check group membership its own way."""
+        await self._meta(run_id)
+        return await self.store.signal_channels(run_id)
+
+    async def signal(self, run_id: str, name: str, payload: BaseModel | dict[str, Any] | list[str], *,
+                     sender: str, signal_id: str | None = None, groups: list[str] | None = None) -> SignalResult:
+        """Send the signal ``name`` to a running run; its next ``ctx.wait`` on that channel gets it.
+
+        ``payload`` is validated against the channel's model (``key=value`` words as the terminal
+        and Slack give them, or a mapping); ``signal_id`` makes a retried send deliver once (a
+        fresh one is made if none is given). Refusals are typed errors, each one line.
+        """
+        meta = await self._meta(run_id)
+        channels = await self.store.signal_channels(run_id)
+        channel = channels.get(name)
+        if channel is None:
+            raise UnknownSignal(run_id, name, sorted(channels))
+        model = import_form(channel["model"])
+        if isinstance(payload, list):
+            value = parse_command(model, [], payload)
+        elif isinstance(payload, model):
+            value = payload
+        else:
+            value = validate_inputs(model, payload if isinstance(payload, dict) else payload.model_dump())
+        signal_id = signal_id or secrets.token_hex(8)
+        if not 0 < len(signal_id) <= MAX_SIGNAL_ID or not signal_id.isprintable():
+            raise ArgumentError([f"a signal id is 1 to {MAX_SIGNAL_ID} printable characters"])
+        allowed = False
+        if channel.get("policy"):
+            request = SignalRequest(run_id=run_id, process=meta.get("process", ""), requester=meta.get("requester", ""),
+                                    name=name, sender=sender, groups=groups or [])
+            try:
+                allowed = bool(import_form(channel["policy"])(request))  # type: ignore[operator]
+            except Exception:  # a broken rule refuses (fails closed) and says so in the log
+                log.exception("run %s: sender policy %s of signal %s failed", run_id, channel["policy"], name)
+        event = {"type": "signal_received", "name": name, "id": signal_id, "by": sender,
+                 "payload": value.model_dump(mode="json"), "at": now_iso()}
+        await self._arm_sweep(run_id)
+        reply = await self.store.signal(run_id, name, signal_id, sender, groups or [], event, allowed)
+        verdict = reply[0]
+        if verdict == "applied":
+            failpoint("after_signal")  # journaled, the run not yet woken: the sweep finds it
+            await self._changed(run_id)
+            return SignalResult(True, f"sent {name} to run {run_id}", signal_id)
+        if verdict == "duplicate":
+            by, at = reply[1], reply[2]
+            when = f" at {at[11:16]} UTC" if len(at) >= 16 else ""
+            return SignalResult(False, f"signal {signal_id} was already delivered (by {by}{when}); nothing changed",
+                                signal_id)
+        if verdict == "forbidden":
+            raise NotAllowed(f"signal {name} of run {run_id} may be sent by {describe_senders(channel)}")
+        if verdict == "closed":
+            raise RunClosed(f"run {run_id} is {reply[1]}; it takes no more signals")
+        if verdict == "undeclared":
+            raise UnknownSignal(run_id, name, sorted(channels))
+        raise UnknownRun(run_id)
 
     async def cancel(self, run_id: str, *, by: str, reason: str = "") -> str:
         """Cancel the run and, if its process has an ``on_cancel`` task, queue that cleanup step."""
@@ -267,6 +345,7 @@ class ShepherdClient:
             elif event["type"] == "effect_requested":
                 run.steps.append(_step_view(event, journal.resolutions.get(key), gates.get(key)))
         run.open_gates = [g for g in gates.values() if g["status"] == "open"]
+        run.signals = await self.store.signal_channels(run_id) if journal.channels else {}
         return run
 
     async def list_runs(self, status: str | None = None, requester: str | None = None,
@@ -329,6 +408,8 @@ def _step_view(request: Event, resolution: Event | None, gate: dict[str, Any] | 
             step.detail = f"{word} by {decision.by}" + (f": {decision.comment}" if decision.comment else "")
         elif request["kind"] == "ask":
             step.detail = f"answered by {resolution.get('by', '?')}"
+        elif request["kind"] == "signal":
+            step.detail = f"received from {resolution.get('by', '?')}"
         elif request["kind"] == "shell":
             step.detail = f"exit {resolution['value'].get('returncode')}"
     return step

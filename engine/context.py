@@ -7,6 +7,10 @@ result yet suspends the run: the driver stops, the new requests are journaled
 and dispatched, and the next wake replays the function from the top (or, as an
 optimisation, resumes a still-warm coroutine that has seen the same journal).
 
+Signals (``engine.signals``), ``ctx.first`` (``engine.first``) and ``ctx.patched`` / ``ctx.log``
+(``engine.replaying``) follow the same rule: whatever they decide is journaled, so a replay
+decides the same.
+
 ``ctx.parallel`` drives its branches itself; each coroutine branch gets its
 own key scope (``<parallel key>.<index>/``) so keys do not depend on how far
 the other branches got.
@@ -26,8 +30,11 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from engine.errors import NonDeterminismError, ProcessDefinitionError
+from engine.first import First
 from engine.journal import Event, JournalView, compact, now_iso
 from engine.registry import ProcessDef, TaskDef, form_name, same_task
+from engine.replaying import PATCH_PREFIX, ReplayLogger, behind_journal
+from engine.signals import SenderPolicy, SignalChannel, channel_event, same_channel
 from engine.types import (
     Approvers,
     ArtifactRef,
@@ -71,7 +78,8 @@ class Effect(Generic[T]):
         self.ctx, self.key, self.kind, self.name, self._decode = ctx, key, kind, name, decode
 
     def __await__(self) -> Generator[Any, None, T]:
-        while (resolution := self.ctx._journal.resolutions.get(self.key)) is None:
+        resolutions = self.ctx._journal.resolutions  # the hot path: one lookup, as before signals
+        while (resolution := resolutions.get(self.key) or self.ctx._settled(self)) is None:
             yield self
         return self.ctx._outcome(self, resolution)
 
@@ -99,7 +107,7 @@ class _Branch:
         if self.done:
             return
         if self.effect is not None:
-            resolution = ctx._journal.resolutions.get(self.effect.key)
+            resolution = ctx._settled(self.effect)
             if resolution is None:
                 return
             self.done = True
@@ -129,7 +137,7 @@ async def _await(awaitable: Awaitable[T]) -> T:
 
 
 def _check_yield(yielded: Any) -> None:
-    if not isinstance(yielded, Effect | Parallel):
+    if not isinstance(yielded, Effect | Parallel | First):
         raise ProcessDefinitionError(
             f"process code awaited {yielded!r}; only ctx intrinsics may be awaited "
             "(do I/O in a @task)"
@@ -174,6 +182,13 @@ class Context:
         self._new: list[Event] = []
         self.new_artifacts: dict[str, bytes] = {}
         self.current_step: str | None = None
+        # What this drive decided and has not yet seen journaled (cleared as it is taken):
+        self._local: dict[str, Event] = {}  # resolutions: signal waits served, first's losers
+        self._local_consumed: set[str] = set()  # signal ids those waits took
+        self._local_channels: dict[str, Event] = {}
+        self._patches: dict[str, bool] = {}  # change id -> answer, fixed for the execution
+        self.log = ReplayLogger(self)
+        """A replay-safe logger: ``ctx.log.info("paged %s", who)`` logs once, not on every replay."""
 
     # -- keys and recording -------------------------------------------------
 
@@ -213,7 +228,43 @@ class Context:
 
     def take_new_events(self) -> list[Event]:
         new, self._new = self._new, []
+        self._local, self._local_consumed, self._local_channels = {}, set(), {}
         return new
+
+    def _resolution(self, key: str) -> Event | None:
+        return self._journal.resolutions.get(key) or self._local.get(key)
+
+    def _settled(self, effect: Effect[Any]) -> Event | None:
+        """The effect's outcome, if it has one; a signal wait takes the oldest unconsumed signal."""
+        resolution = self._resolution(effect.key)
+        if resolution is None and effect.kind == "signal" and (signal := self._next_signal(effect.name)):
+            resolution = {"type": "effect_resolved", "key": effect.key, "ok": True, "value": signal["payload"],
+                          "signal": signal["id"], "by": signal["by"], "at": now_iso()}
+            self._local_consumed.add(signal["id"])
+            self._local[effect.key] = resolution
+            self._record(resolution)
+        return resolution
+
+    def _next_signal(self, name: str) -> Event | None:
+        return next((s for _, s in self._inbox(name)), None)
+
+    def _inbox(self, name: str) -> list[tuple[int, Event]]:
+        return [(p, s) for p, s in self._journal.inbox.get(name, []) if s["id"] not in self._local_consumed]
+
+    def _outcome_position(self, effect: Effect[Any]) -> int | None:
+        """Where the effect's outcome is in the journal (a signal wait: its signal's), for ``first``."""
+        resolution = self._resolution(effect.key)
+        if resolution is not None:
+            if (signal := resolution.get("signal")) is not None:
+                return self._journal.signal_at.get(signal, self._journal.seq)
+            return self._journal.position(resolution)
+        if effect.kind == "signal" and (waiting := self._inbox(effect.name)):
+            return waiting[0][0]
+        return None
+
+    def is_replaying(self) -> bool:
+        """Has the journal steps this drive has not reached yet (old code went past this point)?"""
+        return behind_journal(self._journal.keyed, self._used, self._scopes)
 
     def _effect(
         self, kind: str, name: str, key: str | None, make_args: Callable[[], dict[str, Any]],
@@ -345,6 +396,55 @@ class Context:
             items = tuple(items[0])  # ctx.parallel(generator_or_list)
         return Parallel(self, self._key(None), items, return_exceptions)
 
+    def signal(self, name: str, model: type[M], *,
+               senders: Approvers | SenderPolicy | None = None) -> SignalChannel[M]:
+        """Open (or reopen, on replay) the channel ``name``: signals of type ``model`` sent to this
+        run from outside, by ``senders`` (default: the requester; see ``engine.signals``).
+        Signals sent before a wait are kept, in order, for the next ``ctx.wait``."""
+        declared = channel_event(name, model, senders)
+        recorded = self._journal.channels.get(name) or self._local_channels.get(name)
+        if recorded is None:
+            self._local_channels[name] = declared
+            self._record({**declared, "at": now_iso()})
+        else:
+            same_channel(recorded, declared)
+        return SignalChannel(name, model)
+
+    def wait(self, channel: SignalChannel[M], *, key: str | None = None) -> Effect[M]:
+        """The next signal on ``channel`` (in the order they were sent), as its model."""
+        if not isinstance(channel, SignalChannel):
+            raise ProcessDefinitionError(f"ctx.wait takes a channel from ctx.signal, not {channel!r}")
+        return self._effect("signal", channel.name, key, lambda: {"channel": channel.name},
+                            channel.model.model_validate)
+
+    def first(self, *effects: Effect[Any], key: str | None = None, **named: Effect[Any]) -> First:
+        """Wait for the first of several effects and cancel the others (a gate closed, a timer
+        removed); resolves to a ``Winner`` (its name: the keyword, or the position as a string).
+
+        ``won = await ctx.first(tick=ctx.sleep(minutes=30), update=ctx.wait(updates))``
+        """
+        items = [(str(i), e) for i, e in enumerate(effects)] + list(named.items())
+        return First(self, self._key(key), items)
+
+    def patched(self, change_id: str) -> bool:
+        """Temporal-style versioning: True where this run reaches this point on the new code,
+        False where it replays a journal that old code wrote past this point. Branch on it
+        (``if ctx.patched("page-twice"): new else: old``) when a change would otherwise make
+        runs in flight replay differently. The answer is fixed for the run (a marker is journaled)."""
+        if not _KEY_RE.match(change_id):
+            raise ProcessDefinitionError(f"patch id {change_id!r} must be letters, digits, '-', '_' or '.'")
+        if change_id not in self._patches:
+            marker = PATCH_PREFIX + change_id
+            if self._recorded(marker, "patch") is not None:
+                self._patches[change_id] = True
+            elif self.is_replaying():
+                self._patches[change_id] = False
+            else:
+                self._record({"type": "recorded", "key": marker, "kind": "patch", "value": change_id})
+                self._patches[change_id] = True
+            self._used.add(marker)
+        return self._patches[change_id]
+
     def note(self, text: str, *, key: str | None = None) -> None:
         """A line in the run's thread, posted once."""
         step = self._key(key)
@@ -430,7 +530,8 @@ class Execution:
             yielded = self._coro.send(None)
         except StopIteration as stop:
             self.finished = True
-            unreached = [k for k in self.journal.keyed if k not in self.ctx._used]
+            unreached = [k for k in self.journal.keyed
+                         if k not in self.ctx._used and not k.startswith(PATCH_PREFIX)]
             if unreached:
                 return Outcome("failed", error=NonDeterminismError(
                     f"non-deterministic replay at step {unreached[0]}: the journal recorded "

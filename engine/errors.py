@@ -39,6 +39,14 @@ class UnknownGate(ShepherdError):
         super().__init__(f"run {run_id} has no {kind} '{gate}'{hint}")
 
 
+class UnknownSignal(ShepherdError):
+    exit_code = 2
+
+    def __init__(self, run_id: str, name: str, declared: list[str]) -> None:
+        hint = f" (it takes: {', '.join(declared)})" if declared else " (it takes none, or has not opened them yet)"
+        super().__init__(f"run {run_id} takes no signal '{name}'{hint}")
+
+
 class GateClosed(ShepherdError):
     """The gate was already decided, answered, timed out or cancelled."""
 

@@ -5,7 +5,7 @@ SIGKILL the first (or the n-th) time it reaches that point. Unset (always, in
 production) it costs one dict lookup. Crash-recovery tests use it to stop a
 worker at the exact moments that matter: mid-replay, between a task finishing
 and its result being committed, between a commit and the acknowledgement; and a front end
-between its write (a start, a decision) and the wake it queues.
+between its write (a start, a decision, a signal) and the wake it queues.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import signal
 
 POINTS = ("replay", "after_append", "task_started", "task_finished", "after_commit",
           # a front end (the bot, the CLI) between its write and the wake it queues
-          "after_create", "after_decide", "after_answer", "after_cancel")
+          "after_create", "after_decide", "after_answer", "after_cancel", "after_signal")
 
 
 def _parse(spec: str) -> dict[str, int]:

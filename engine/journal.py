@@ -3,12 +3,17 @@
 Events are plain JSON objects with a ``type``:
 
 - ``run_created``     process, inputs, requester, channel, code_hash, at
-- ``effect_requested`` key, kind (task|shell|breakpoint|ask|sleep), name, args, at
-- ``effect_resolved``  key, ok, value | error, at
-- ``effect_cancelled`` key, at
-- ``recorded``         key, kind (now|uuid), value   -- nondeterministic values, fixed once
+- ``effect_requested`` key, kind (task|shell|breakpoint|ask|sleep|signal), name, args, at
+- ``effect_resolved``  key, ok, value | error, at   -- a signal wait's also names the ``signal`` it took
+- ``effect_cancelled`` key, at                      -- ``by: first`` and the ``winner`` for a race's loser
+- ``recorded``         key, kind (now|uuid), value   -- nondeterministic values, fixed once; also
+                                          ``first`` (the winner of ``ctx.first``) and ``patch``
+                                          (a ``ctx.patched`` marker, at ``~patch/<id>``)
 - ``note`` / ``artifact``  key, ...                   -- thread lines and files, once each
 - ``gate_escalated``   key, users, groups, at
+- ``signal_declared``  name, model, users, groups, anyone, policy   -- a channel ``ctx.signal`` opened
+- ``signal_received``  name, id, by, payload, at  -- sent from outside (``engine.signals``); a wait
+                                          consumes it with an ``effect_resolved`` naming its ``signal`` id
 - ``run_completed`` / ``run_failed`` / ``run_cancelled``
 - ``run_retried``      by, reset, at   -- a failed run reopened: the ``reset`` steps' failed results
                                           and the run_failed before it no longer count
@@ -27,6 +32,9 @@ RESOLUTIONS = frozenset({"effect_resolved", "effect_cancelled", "gate_escalated"
 TERMINAL = frozenset({"run_completed", "run_failed", "run_cancelled"})
 KEYED = frozenset({"effect_requested", "recorded", "note", "artifact"})
 HUMAN_KINDS = frozenset({"breakpoint", "ask"})
+#: Written by others than the orchestrator (workers, timers, people, senders): a warm coroutine
+#: absorbs them without a replay from the top, since they answer requests rather than make them.
+EXTERNAL = RESOLUTIONS | {"signal_received"}
 
 
 def now_iso() -> str:
@@ -61,6 +69,10 @@ class JournalView:
         self.keyed: dict[str, Event] = {}
         self.resolutions: dict[str, Event] = {}
         self.pending: dict[str, Event] = {}
+        self.channels: dict[str, Event] = {}
+        self.inbox: dict[str, list[tuple[int, Event]]] = {}
+        """Per signal name, the signals no wait has consumed yet, in journal order (with positions)."""
+        self.signal_at: dict[str, int] = {}
         self.extend(events)
 
     @property
@@ -81,6 +93,13 @@ class JournalView:
         elif kind in ("effect_resolved", "effect_cancelled"):
             self.resolutions[event["key"]] = event
             self.pending.pop(event["key"], None)
+            if (consumed := event.get("signal")) is not None:
+                self.consume(consumed)
+        elif kind == "signal_received":
+            self.signal_at[event["id"]] = len(self.events) - 1
+            self.inbox.setdefault(event["name"], []).append((len(self.events) - 1, event))
+        elif kind == "signal_declared":
+            self.channels.setdefault(event["name"], event)
         elif kind in TERMINAL:
             self.terminal = event
         elif kind == "run_created":
@@ -91,6 +110,21 @@ class JournalView:
                 self.resolutions.pop(key, None)
                 if (request := self.request(key)) is not None:
                     self.pending[key] = request
+
+    def consume(self, signal_id: str) -> None:
+        for queue in self.inbox.values():
+            for i, (_, signal) in enumerate(queue):
+                if signal["id"] == signal_id:
+                    del queue[i]
+                    return
+
+    def position(self, event: Event) -> int:
+        """Where ``event`` (this very object) is in the journal; ``ctx.first`` picks the earliest
+        outcome. A scan rather than an index: parked runs keep their views in memory."""
+        for i in range(len(self.events) - 1, -1, -1):
+            if self.events[i] is event:
+                return i
+        return len(self.events)  # not journaled yet: decided by this replay, after everything else
 
     def request(self, key: str) -> Event | None:
         event = self.keyed.get(key)

@@ -22,7 +22,7 @@ from redis.asyncio.client import Pipeline
 from engine.context import Execution, describe_error
 from engine.errors import MissingDefinition, UnknownProcess
 from engine.failpoints import failpoint
-from engine.journal import HUMAN_KINDS, RESOLUTIONS, Event, JournalView, compact, now_iso
+from engine.journal import EXTERNAL, HUMAN_KINDS, Event, JournalView, compact, now_iso
 from engine.registry import get_process
 from state.queue import WorkQueue
 from state.store import RunStore
@@ -109,7 +109,7 @@ class Orchestrator:
                 newer = prefetched[1]
             else:
                 newer = await self.store.read_journal(run_id, cached.journal.seq)
-            if all(e["type"] in RESOLUTIONS for e in newer):
+            if all(e["type"] in EXTERNAL for e in newer):
                 cached.journal.extend(newer)
                 return cached
             cached.close()  # someone else wrote requests: the warm coroutine is stale
@@ -170,10 +170,13 @@ class Orchestrator:
             return journal.seq
 
         requests = [e for e in events if e["type"] == "effect_requested"]
+        resolved, cancelled, channels = settled_by_replay(events)
         requester = (journal.created or {}).get("requester", "")
         gates = {e["key"]: gate_record(e, requester) for e in requests if e["kind"] in HUMAN_KINDS}
         if outcome.state == "suspended":
             pending = [*journal.pending.values(), *requests]
+            if resolved or cancelled:
+                pending = [e for e in pending if e["key"] not in resolved and e["key"] not in cancelled]
             waiting = [e for e in pending if e["kind"] in HUMAN_KINDS]
             meta["status"] = "waiting" if waiting else "running"
             meta["waiting_on"] = ",".join(e["key"] for e in waiting)  # their titles are in the gates hash
@@ -184,12 +187,17 @@ class Orchestrator:
         ctx.new_artifacts = {}
         applied, _, previous_status = await self.store.append(
             run_id, journal.seq, events, [(e["key"], e["kind"] in DISPATCHED_KINDS) for e in requests],
-            gates, meta)
+            gates, meta, resolved=resolved, cancelled=cancelled, channels=channels)
         if applied != 1:
             execution.close()  # fenced (or the run was closed): reload from the journal
             return -1 if applied == 0 else None
         journal.extend(events)
         failpoint("after_append")
+        if cancelled:
+            requests = [e for e in requests if e["key"] not in cancelled]
+            for key in cancelled:  # a loser's timer: once gone, a crash before this only wastes a no-op firing
+                for kind in ("sleep", "gate", "retry"):
+                    self.timers.remove(member(kind, run_id, key), client=pipe)
         if requests:
             self._queue_dispatch(pipe, run_id, requests)
         self.queue.notify(run_id, client=pipe)
@@ -235,6 +243,23 @@ class Orchestrator:
             pipe = self.store.redis.pipeline(transaction=False)
             self._queue_dispatch(pipe, run_id, requests)
             await self.store.execute_with_scripts(pipe)
+
+
+def settled_by_replay(events: list[Event]) -> tuple[list[str], list[str], dict[str, dict[str, Any]]]:
+    """What a replay settled itself: signal waits it served, ``ctx.first``'s losers, and the signal
+    channels it declared (their records, for front ends to check against)."""
+    resolved: list[str] = []
+    cancelled: list[str] = []
+    channels: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event["type"]
+        if kind == "effect_resolved":
+            resolved.append(event["key"])
+        elif kind == "effect_cancelled":
+            cancelled.append(event["key"])
+        elif kind == "signal_declared":
+            channels[event["name"]] = {k: v for k, v in event.items() if k not in ("type", "at")}
+    return resolved, cancelled, channels
 
 
 def retry_due_ms(attempt: int, backoff: float) -> int:

@@ -1,6 +1,6 @@
 """Lost wakes: a front end's write whose wake never reached a worker is found and woken.
 
-A start, a decision, an answer, a retry and a cancel each end in one Lua script on the run's
+A start, a decision, an answer, a signal, a retry and a cancel each end in one Lua script on the run's
 keys, followed by a wake on the queue (for a cancel: its clean-up step, and a notice to the front
 ends). A bot killed between the two used to leave a run nothing would ever advance: only
 ``run_created`` in its journal, a gate shown "Approved" whose run waited forever, or a cancelled
@@ -17,7 +17,7 @@ recoverable instead, in three steps, each legal on a Cluster:
    a command of its own) due ``sweep_after`` seconds later. Intent comes first: a crash before
    the script leaves a timer for a write that never happened, which finds nothing and is dropped.
 2. The script records the work in the run's ``undispatched`` set atomically with the write:
-   ``keys.WAKE_MARK`` for a start, an applied decision or answer, a retry and a cancel; the
+   ``keys.WAKE_MARK`` for a start, an applied decision or answer, a signal, a retry and a cancel; the
    step's own key for a cancel's clean-up task (as an orchestrator does for the steps it journals).
 3. The front end queues the wake as before: the fast path, nothing waits for the sweep. A cancel
    wakes no orchestrator (the run has ended): it queues its clean-up step, tells the front ends,

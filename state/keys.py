@@ -54,9 +54,16 @@ def undispatched(run_id: str) -> str:
     return f"{run_tag(run_id)}:undispatched"
 
 
-#: Member of a run's undispatched set: "a start, decision, answer or retry was written and no
+#: Member of a run's undispatched set: "a start, decision, answer, signal or retry was written and no
 #: orchestrator has seen it yet". Step keys written by processes cannot hold '@'.
 WAKE_MARK = "@wake"
+
+
+def signals(run_id: str) -> str:
+    """Hash: ``channel:<name>`` -> JSON record of a signal channel the process declared (its model
+    and senders, checked by front ends and the signal script); ``id:<signal id>`` -> who sent that
+    signal and when (a second send with the same id is a no-op)."""
+    return f"{run_tag(run_id)}:signals"
 
 
 def lock(run_id: str) -> str:
@@ -86,4 +93,4 @@ def dedup(token: str) -> str:
 
 def run_keys(run_id: str) -> list[str]:
     """The fixed keys a run's scripts take, in script order."""
-    return [journal(run_id), meta(run_id), effects(run_id), gates(run_id), undispatched(run_id)]
+    return [journal(run_id), meta(run_id), effects(run_id), gates(run_id), undispatched(run_id), signals(run_id)]

@@ -1,6 +1,6 @@
 """Lua scripts: the only places where a run's state changes.
 
-Each script takes the same five keys (``keys.run_keys``), which share one hash
+Each script takes the same six keys (``keys.run_keys``), which share one hash
 tag, so it is atomic on a single Redis and stays in one slot on a Cluster.
 
 - ``append``: the orchestrator's write. The expected journal length is the
@@ -9,8 +9,10 @@ tag, so it is atomic on a single Redis and stays in one slot on a Cluster.
   a redelivered result is a no-op, whatever the journal length.
 - ``decide`` / ``answer``: the compare-and-set on a gate. The first valid click
   wins and every later one learns who decided and when.
+- ``signal``: a signal sent to a run (``engine.signals``): sender checked, id deduplicated,
+  journaled in order.
 
-The front ends' writes (``create_run``, an applied ``decide`` / ``answer``, ``retry`` and
+The front ends' writes (``create_run``, an applied ``decide`` / ``answer`` / ``signal``, ``retry`` and
 ``cancel``) also record, in the same atomic write, that the run has work nobody has picked up
 yet: the undispatched set gets ``@wake`` (and a cancel's clean-up step, its key).
 Their wake on the queue comes after, outside the script, because the streams are global keys in
@@ -26,6 +28,7 @@ from state.keys import WAKE_MARK
 
 PRELUDE = r"""
 local journal, meta, effects, gates, undispatched = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local signals = KEYS[6]
 local WAKE = '""" + WAKE_MARK + r"""'
 local TERMINAL = {completed = true, failed = true, cancelled = true}
 local function run_status() return redis.call('HGET', meta, 'status') end
@@ -81,6 +84,27 @@ for _, effect in ipairs(cjson.decode(ARGV[3])) do
 end
 for key, gate in pairs(cjson.decode(ARGV[4])) do redis.call('HSETNX', gates, key, gate) end
 for f, v in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', meta, f, v) end
+-- ARGV[6] (optional): what the replay itself settled. 'resolved': signal waits it served;
+-- 'cancelled': ctx.first's losers (their effect cancelled, their gate closed); 'channels': signal
+-- channels it declared (name -> record JSON), for front ends and the signal script to check.
+if ARGV[6] and ARGV[6] ~= '' then
+  local settled = cjson.decode(ARGV[6])
+  for _, key in ipairs(settled.resolved or {}) do redis.call('HSET', effects, key, 'resolved') end
+  for _, key in ipairs(settled.cancelled or {}) do
+    local st = redis.call('HGET', effects, key)
+    if st ~= 'resolved' and st ~= 'cancelled' then redis.call('HSET', effects, key, 'cancelled') end
+    redis.call('SREM', undispatched, key)
+    local raw = redis.call('HGET', gates, key)
+    if raw then
+      local gate = cjson.decode(raw)
+      if gate.status == 'open' then
+        gate.status, gate.superseded = 'cancelled', true  -- closed because something else came first
+        redis.call('HSET', gates, key, cjson.encode(gate))
+      end
+    end
+  end
+  for name, record in pairs(settled.channels or {}) do redis.call('HSETNX', signals, 'channel:' .. name, record) end
+end
 return {1, len, status or ''}
 """
 
@@ -264,6 +288,39 @@ resolve_with(key, {approved = approve, by = 'timeout', at = at, votes = gate.vot
 return {'applied', '0'}
 """
 
+SIGNAL = GATE_PRELUDE + r"""
+-- ARGV: name, signal id, sender, groups JSON, signal_received event (JSON, built by the client
+-- from a validated payload), '1' if the channel's sender policy function allowed the sender.
+-- Returns {'applied', journal length} or a refusal naming why.
+local name, id, sender = ARGV[1], ARGV[2], ARGV[3]
+local status = run_status()
+if not status then return {'unknown'} end
+local raw = redis.call('HGET', signals, 'channel:' .. name)
+if not raw then return {'undeclared'} end
+local channel = cjson.decode(raw)
+local allowed
+if channel.policy then
+  allowed = ARGV[6] == '1'
+elseif channel.anyone then
+  allowed = true
+elseif is_empty(channel.users) and is_empty(channel.groups) then
+  allowed = sender == redis.call('HGET', meta, 'requester')
+else
+  allowed = may_act({users = channel.users, groups = channel.groups}, sender, cjson.decode(ARGV[4])) == nil
+end
+if not allowed then return {'forbidden'} end
+local seen = redis.call('HGET', signals, 'id:' .. id)
+if seen then
+  local first = cjson.decode(seen)
+  return {'duplicate', tostring(first.by or ''), tostring(first.at or ''), tostring(first.name or '')}
+end
+if TERMINAL[status] then return {'closed', status} end
+local event = cjson.decode(ARGV[5])
+redis.call('HSET', signals, 'id:' .. id, cjson.encode({by = sender, at = event.at, name = name}))
+redis.call('SADD', undispatched, WAKE)
+return {'applied', tostring(push(ARGV[5]))}
+"""
+
 CANCEL = PRELUDE + r"""
 -- ARGV: by, reason, at (ISO), the cleanup step's key and its effect_requested event (both '' for
 -- none). Cancels the run and every effect still pending, then journals the cleanup step: the one
@@ -353,7 +410,7 @@ if score and tonumber(score) == tonumber(ARGV[2]) then return redis.call('ZREM',
 return 0
 """
 
-#: Scripts over a run's five keys (``keys.run_keys``).
+#: Scripts over a run's six keys (``keys.run_keys``).
 RUN_SCRIPTS: dict[str, str] = {
     "create_run": CREATE_RUN,
     "append": APPEND,
@@ -365,6 +422,7 @@ RUN_SCRIPTS: dict[str, str] = {
     "resolve": RESOLVE,
     "decide": DECIDE,
     "answer": ANSWER,
+    "signal": SIGNAL,
     "gate_timeout": GATE_TIMEOUT,
     "cancel": CANCEL,
     "retry": RETRY,

@@ -77,6 +77,12 @@ class RunStore:
         raw = await self.redis.hgetall(keys.gates(run_id))
         return {key: _normalize_gate(json.loads(value)) for key, value in raw.items()}
 
+    async def signal_channels(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The signal channels the run's process has declared, by name."""
+        raw = await self.redis.hgetall(keys.signals(run_id))
+        return {field.removeprefix("channel:"): json.loads(value) for field, value in raw.items()
+                if field.startswith("channel:")}
+
     async def effect_states(self, run_id: str) -> dict[str, str]:
         return await self.redis.hgetall(keys.effects(run_id))
 
@@ -103,15 +109,28 @@ class RunStore:
     async def append(
         self, run_id: str, expected_seq: int, events: list[Event],
         new_effects: list[tuple[str, bool]], gates: dict[str, dict[str, Any]], meta: dict[str, str],
+        *, resolved: list[str] | None = None, cancelled: list[str] | None = None,
+        channels: dict[str, dict[str, Any]] | None = None,
     ) -> tuple[int, int, str]:
-        """Fenced append: (1 ok | 0 fenced | -1 run closed, journal length, status before the append)."""
+        """Fenced append: (1 ok | 0 fenced | -1 run closed, journal length, status before the append).
+
+        ``resolved`` / ``cancelled``: steps the replay itself settled (signal waits it served,
+        ``ctx.first``'s losers); ``channels``: signal channels it declared (``engine.signals``).
+        """
+        settled: dict[str, Any] = {}
+        if resolved:
+            settled["resolved"] = resolved
+        if cancelled:
+            settled["cancelled"] = cancelled
+        if channels:
+            settled["channels"] = {k: _json(v) for k, v in channels.items()}
         if gates and self.gate_policy is not None:
             process = await self.redis.hget(keys.meta(run_id), "process") or ""
             gates = {key: self.gate_policy.apply(process, gate) for key, gate in gates.items()}
         reply = await self._run(
             "append", run_id, expected_seq, _json([encode(e) for e in events]),
             _json([[k, d] for k, d in new_effects]), _json({k: _json(g) for k, g in gates.items()}) if gates else "{}",
-            _json(meta) if meta else "{}",
+            _json(meta) if meta else "{}", _json(settled) if settled else "",
         )
         return int(reply[0]), int(reply[1]), (reply[2] if len(reply) > 2 else "")
 
@@ -232,6 +251,13 @@ class RunStore:
 
     async def answer(self, run_id: str, key: str, user: str, groups: list[str], value: Any, at: str) -> list[str]:
         reply = await self._run("answer", run_id, key, user, _json(groups), _json(value), at)
+        return [str(x) for x in reply]
+
+    async def signal(self, run_id: str, name: str, signal_id: str, sender: str, groups: list[str],
+                     event: Event, policy_allows: bool = False) -> list[str]:
+        """Journal a signal (``state.scripts.SIGNAL``): applied, or why not."""
+        reply = await self._run("signal", run_id, name, signal_id, sender, _json(groups), encode(event),
+                                "1" if policy_allows else "0")
         return [str(x) for x in reply]
 
     async def gate_timeout(self, run_id: str, key: str, now_ms: int, at: str) -> tuple[str, int]:

@@ -37,6 +37,10 @@ class Timers:
     def add(self, name: str, due_ms: int, client: Any = None) -> Any:
         return (client or self.redis).zadd(keys.TIMERS, {name: due_ms})
 
+    def remove(self, name: str, client: Any = None) -> Any:
+        """Drop a timer whose step no longer needs it (``ctx.first``'s losers)."""
+        return (client or self.redis).zrem(keys.TIMERS, name)
+
     async def claim(self, lease_ms: int, limit: int = 100) -> tuple[list[str], int]:
         now = now_ms()
         due = await self.scripts["claim_timers"](keys=[keys.TIMERS], args=[now, lease_ms, limit])

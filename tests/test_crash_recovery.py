@@ -307,8 +307,8 @@ class LockFreeStore(RunStore):
 
     async def append(self, run_id: str, expected_seq: int, events: list[Event],
                      new_effects: list[tuple[str, bool]], gates: dict[str, dict[str, Any]],
-                     meta: dict[str, str]) -> tuple[int, int, str]:
-        reply = await super().append(run_id, expected_seq, events, new_effects, gates, meta)
+                     meta: dict[str, str], **settled: Any) -> tuple[int, int, str]:
+        reply = await super().append(run_id, expected_seq, events, new_effects, gates, meta, **settled)
         self.outcomes[{1: "applied", 0: "fenced", -1: "closed"}[reply[0]]] += 1
         return reply
 
@@ -320,10 +320,10 @@ class RacingStore(RunStore):
 
     async def append(self, run_id: str, expected_seq: int, events: list[Event],
                      new_effects: list[tuple[str, bool]], gates: dict[str, dict[str, Any]],
-                     meta: dict[str, str]) -> tuple[int, int, str]:
+                     meta: dict[str, str], **settled: Any) -> tuple[int, int, str]:
         if self.barrier is not None:
             await asyncio.wait_for(self.barrier.wait(), 5)
-        return await super().append(run_id, expected_seq, events, new_effects, gates, meta)
+        return await super().append(run_id, expected_seq, events, new_effects, gates, meta, **settled)
 
 
 class CountingQueue(WorkQueue):
