@@ -11,7 +11,7 @@ import ast
 import asyncio
 import importlib
 import importlib.util
-import subprocess
+import json
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,15 +21,15 @@ from redis.asyncio import Redis
 
 from engine.client import ShepherdClient, import_form
 from engine.errors import ProcessDefinitionError
-from engine.registry import FORMS, TASKS, _import_file, form, get_task, load_processes, task, unregister_module
+from engine.registry import FORMS, TASKS, form, get_task, load_processes, task, unregister_module
 from engine.runtime import Orchestrator
 from engine.settings import Settings
 from engine.worker import Worker
 from state import keys
 from state.store import RunStore
 from state.timers import Timers
-from tests.helpers import ROOT, stop_worker, wait_for, wait_for_gate, worker_env
-from tests.sandbox.control_client import eventually
+from tests.helpers import ROOT, wait_for
+from tests.redis_snapshot import restore
 
 EXAMPLES = "tests.rename_examples"
 MODULES = (f"{EXAMPLES}.before", f"{EXAMPLES}.moved.flow", f"{EXAMPLES}.moved.tasks", f"{EXAMPLES}.moved.forms",
@@ -155,48 +155,17 @@ LEGACY_FORMS = {
 }
 
 
-#: The last commit before stable names: its worker writes journals the way runs in flight have them.
-BEFORE_NAMES = "39031b5"
-OLD_WORKER = ("import logging, engine, engine.cli; logging.basicConfig(level=logging.INFO); "
-              "logging.info('engine from %s', engine.__file__); engine.cli.main(['worker'])")
-
-
-@pytest.fixture
-def code_before_names(tmp_path: Path) -> Path:
-    tree = tmp_path / "before-names"
-    tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BEFORE_NAMES, "engine", "state", "processes",
-                              "integrations"], capture_output=True, check=False)
-    assert archive.returncode == 0, f"needs the commit {BEFORE_NAMES} in this checkout: {archive.stderr.decode()}"
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    return tree
+#: A run parked by the engine before stable names (39031b5), as it left Redis: recorded by hand with
+#: tests/rename_examples/record_before_names.py, so this test needs no git history.
+PARKED_BEFORE_NAMES = ROOT / "tests" / "rename_examples" / "parked_before_names.json"
 
 
 async def test_a_run_parked_by_the_engine_before_names_finishes_on_the_engine_after(
-        redis: Redis, client: ShepherdClient, start_worker, redis_url: str, tmp_path: Path,
-        code_before_names: Path) -> None:
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    legacy = plugins / "legacy_unnamed.py"
-    legacy.write_text((ROOT / "tests" / "rename_examples" / "legacy_unnamed.py").read_text())
-    _import_file(legacy)  # this front end starts the run; the old worker advances it
-    env = worker_env(redis_url, tmp_path / "data", processes_path=str(plugins))
-    env["PYTHONPATH"] = str(code_before_names)
-    log = tmp_path / "old-worker.log"
-    with log.open("ab") as out:  # run from the old tree: ``-m`` puts the working directory first on the path
-        old_worker = subprocess.Popen([sys.executable, "-c", OLD_WORKER], env=env, cwd=code_before_names,
-                                      stdout=out, stderr=subprocess.STDOUT)
-    try:
-        run_id = await client.start("legacy-demo", {}, requester="alice")
-        await wait_for_gate(client, run_id)
-
-        async def task_done() -> bool:
-            return any(e["type"] == "effect_resolved" for e in await client.store.read_journal(run_id))
-
-        await eventually(task_done, 15)
-    finally:
-        assert stop_worker(old_worker) == 0, log.read_text()
-    assert f"engine from {code_before_names}" in log.read_text()
+        redis: Redis, client: ShepherdClient, start_worker) -> None:
+    parked = json.loads(PARKED_BEFORE_NAMES.read_text())
+    assert parked["recorded_from"] == "39031b5" and parked["process"] == "legacy-demo"
+    await restore(redis, parked["keys"])  # exactly what the old engine wrote: run, queues, timers, indexes
+    run_id = parked["run_id"]
     module = "shepherd_custom.legacy_unnamed"
     assert requests(await client.store.read_journal(run_id)) == [
         ("task", f"{module}.record", ""), ("ask", "Who commands?", f"{module}:Roles")]
