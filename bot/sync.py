@@ -204,7 +204,11 @@ async def _shared(web: AsyncWebClient, file_id: str, channel: str) -> bool:
             return False
         raise
     file = info.get("file") or {}
-    return channel in (file.get("channels") or []) or channel in ((file.get("shares") or {}).get("public") or {})
+    # https://api.slack.com/types/file: public channels are in ``channels`` and ``shares.public``;
+    # private channels in ``groups`` and ``shares.private`` (as are DMs, with ``ims``).
+    shares = file.get("shares") or {}
+    listed = [*(file.get("channels") or []), *(file.get("groups") or []), *(file.get("ims") or [])]
+    return channel in listed or channel in (shares.get("public") or {}) or channel in (shares.get("private") or {})
 
 
 def _meta(event_type: str, **payload: Any) -> dict[str, Any]:
