@@ -97,6 +97,7 @@ class Notifier:
         self.sync = RunSync(web, RunStore(redis), LedgerStore(redis), ChannelPacer(post_interval, update_interval))
         self.stopping = asyncio.Event()
         self._follows: dict[str, _Follow] = {}
+        self._unreleased: dict[str, Lock] = {}
         self._fresh = True
         self._last_reclaim = 0.0
 
@@ -255,6 +256,10 @@ class Notifier:
         done (or refused for good by Slack), False when it should be tried again later."""
         if not run_id:
             return True
+        lock = self._unreleased.pop(run_id, None)  # ours still, if Redis died before we could free it
+        if lock is not None:
+            with contextlib.suppress(LockError, *UNAVAILABLE):
+                await lock.release()
         lock = self.redis.lock(lock_key(run_id), timeout=self.lock_ttl, blocking_timeout=self.lock_ttl)
         try:
             if not await lock.acquire():
@@ -285,8 +290,12 @@ class Notifier:
             log.exception("notifier: could not sync run %s", run_id)
             return False
         finally:
-            with contextlib.suppress(LockNotOwnedError, LockError, *UNAVAILABLE):
-                await lock.release()  # expired or lost (the sync was cancelled then): nothing to free
+            try:
+                await lock.release()
+            except LockError:
+                pass  # expired or lost (the sync was cancelled then): nothing to free
+            except UNAVAILABLE:  # kept by Redis (an AOF restores it): freed before the run's next sync
+                self._unreleased[run_id] = lock
 
     async def _sync_renewing(self, run_id: str, lock: Lock) -> None:
         """Run the sync, renewing the lock every third of its TTL for as long as it takes."""

@@ -92,10 +92,11 @@ async def home_opened(sb: Sandbox, request: web.Request, body: dict[str, Any]) -
 
 @endpoint
 async def add_rate_limit(sb: Sandbox, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
-    """``{"method"?, "count"?, "seconds"?, "retry_after"?}``: refuse the next N calls, or all for S seconds."""
+    """``{"method"?, "count"?, "seconds"?, "retry_after"?, "match"?}``: refuse the next N calls (whose
+    arguments have the ``match`` values), or all for S seconds."""
     try:
         rule = sb.limiter.add(method=body.get("method"), count=body.get("count"), seconds=body.get("seconds"),
-                              retry_after=body.get("retry_after"))
+                              retry_after=body.get("retry_after"), match=body.get("match"))
     except TypeError as exc:
         raise ControlError(400, "invalid_rule", detail=str(exc)) from exc
     return {"rule": rule.to_json()}

@@ -28,8 +28,15 @@ class Rule:
     until: float | None
     """Monotonic deadline (window mode), or None in count mode."""
     retry_after: int | None
+    match: dict[str, Any] = field(default_factory=dict)
+    """Only calls whose arguments have these values (compared as text, case-insensitively), so a
+    test can throttle exactly one post: ``{"reply_broadcast": true}`` for a gate's message."""
     hits: int = 0
     created: float = field(default_factory=time.monotonic)
+
+    def matches(self, method: str, args: dict[str, Any]) -> bool:
+        return self.method in (None, method) and all(
+            str(args.get(name)).lower() == str(value).lower() for name, value in self.match.items())
 
     def active(self, now: float) -> bool:
         if self.remaining is not None and self.remaining <= 0:
@@ -39,7 +46,7 @@ class Rule:
     def to_json(self) -> dict[str, Any]:
         left = None if self.until is None else max(0.0, self.until - time.monotonic())
         return {"method": self.method, "remaining": self.remaining, "seconds_left": left,
-                "retry_after": self.retry_after, "hits": self.hits}
+                "retry_after": self.retry_after, "match": self.match, "hits": self.hits}
 
 
 class RateLimiter:
@@ -49,21 +56,23 @@ class RateLimiter:
         self.rules: list[Rule] = []
 
     def add(self, *, method: str | None = None, count: int | None = None, seconds: float | None = None,
-            retry_after: int | None = None) -> Rule:
+            retry_after: int | None = None, match: dict[str, Any] | None = None) -> Rule:
         """Refuse the next ``count`` calls, or every call for ``seconds`` (or both limits at once)."""
         if count is None and seconds is None:
             count = 1
         until = time.monotonic() + seconds if seconds is not None else None
-        rule = Rule(method, count, until, retry_after)
+        if match is not None and not isinstance(match, dict):
+            raise TypeError("match must be an object of argument values")
+        rule = Rule(method, count, until, retry_after, dict(match or {}))
         self.rules.append(rule)
         return rule
 
-    def check(self, method: str) -> int | None:
+    def check(self, method: str, args: dict[str, Any] | None = None) -> int | None:
         """Seconds for ``Retry-After`` if this call is throttled (consuming one count), else None."""
         now = time.monotonic()
         self.rules = [r for r in self.rules if r.active(now)]
         for rule in self.rules:
-            if rule.method not in (None, method):
+            if not rule.matches(method, args or {}):
                 continue
             rule.hits += 1
             if rule.remaining is not None:

@@ -55,7 +55,7 @@ async def handle(request: web.Request) -> web.Response:
         body = {"ok": False, "error": "invalid_auth"}
     elif token_type not in method.token_types:
         body = {"ok": False, "error": "not_allowed_token_type"}
-    elif (retry_after := sb.limiter.check(name)) is not None or (
+    elif (retry_after := sb.limiter.check(name, raw)) is not None or (
             retry_after := sb.tiers.check(name, raw.get("channel") or raw.get("channel_id"))) is not None:
         status, headers = 429, {"Retry-After": str(retry_after)}
         body = {"ok": False, "error": "ratelimited"}
