@@ -2,7 +2,8 @@
 
 Socket Mode when ``SLACK_APP_TOKEN`` is set (an outbound WebSocket: no public URL needed);
 otherwise HTTP mode, Bolt's aiohttp app on ``/slack/events`` (signed requests) plus
-``GET /healthz``. Either way the same listeners run and the same notifier posts.
+``GET /healthz`` (in Socket Mode on ``SHEPHERD_HEALTH_PORT``, if set). Either way the same
+listeners run and the same notifier posts, supervised (``bot.health``).
 """
 
 from __future__ import annotations
@@ -114,8 +115,9 @@ class Bot:
             self.port = self.health_port = int(self._runner.addresses[0][1])
             log.info("listening for Slack on port %d (/slack/events)", self.port)
         # Supervised: a crash is logged, restarted with backoff, and shown on /healthz (bot/health.py).
-        self._notifier_task = self.supervisor.spawn("notifier", self.notifier.run, beats=True)
-        self.supervisor.spawn("home", self.home_refresher.run, graceful=False)
+        self._notifier_task = self.supervisor.spawn("notifier", self.notifier.run, stop=self.notifier.stop,
+                                                    beats=True)
+        self.supervisor.spawn("home", self.home_refresher.run, stop=self.home_refresher.stop, graceful=False)
         self.jobs.start()  # gate reminders and recurring schedules (apscheduler guards each job)
 
     async def _listen(self, http: web.Application, port: int) -> web.AppRunner:
@@ -127,7 +129,7 @@ class Bot:
 
     async def stop(self) -> None:
         await self.jobs.stop()
-        await self.supervisor.stop(self._stop_tasks, 30)
+        await self.supervisor.stop(30)
         if self._health is not None:
             await self._health.cleanup()
         if self._socket is not None:
@@ -138,7 +140,3 @@ class Bot:
         if self._session is not None:
             await self._session.close()
             self.app.client.session = None
-
-    def _stop_tasks(self) -> None:
-        self.notifier.stop()
-        self.home_refresher.stop()

@@ -52,14 +52,17 @@ class Supervisor:
         self.tasks: dict[str, TaskHealth] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
         self._graceful: set[str] = set()
+        self._stops: list[Callable[[], None]] = []
         self._delay: dict[str, float] = {}
         self._stopping = asyncio.Event()
 
-    def spawn(self, name: str, factory: Callable[[], Awaitable[None]], *, beats: bool = False,
-              graceful: bool = True) -> asyncio.Task[None]:
-        """Run ``factory()`` as ``name``. ``beats``: it calls ``beat(name)`` when it works;
-        ``graceful``: on stop it is asked to finish (else cancelled at once)."""
+    def spawn(self, name: str, factory: Callable[[], Awaitable[None]], *, stop: Callable[[], None] | None = None,
+              beats: bool = False, graceful: bool = True) -> asyncio.Task[None]:
+        """Run ``factory()`` as ``name``. ``stop`` asks it to finish; ``beats``: it calls
+        ``beat(name)`` when it works; ``graceful``: on stop it may finish (else it is cancelled)."""
         health = self.tasks[name] = TaskHealth(name, beats)
+        if stop is not None:
+            self._stops.append(stop)
         self._delay[name] = self.backoff_base
         if graceful:
             self._graceful.add(name)
@@ -106,10 +109,11 @@ class Supervisor:
                 health.state = "running"
         health.state = "stopped"
 
-    async def stop(self, stop_tasks: Callable[[], None], timeout: float = 30.0) -> None:
-        """Ask every task to finish (``stop_tasks``), wait up to ``timeout``, then cancel the rest."""
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Ask every task to finish, wait up to ``timeout``, then cancel the rest."""
         self._stopping.set()
-        stop_tasks()
+        for stop in self._stops:
+            stop()
         for name, task in self._running.items():
             if name not in self._graceful:
                 task.cancel()
