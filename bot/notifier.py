@@ -114,6 +114,7 @@ class Notifier:
     async def run(self) -> None:
         """Catch up, then follow the stream until ``stop()``. A Redis outage, at start or later,
         is waited out, and afterwards everything pending or active is looked at again."""
+        self._fresh = True  # (re)started, perhaps by the supervisor after a crash: look at everything
         try:
             while not self.stopping.is_set():
                 try:
@@ -246,10 +247,6 @@ class Notifier:
             await self.on_synced(run_id)
         except Exception:
             log.exception("notifier: after-sync hook failed for run %s", run_id)
-
-    async def sync_runs(self, runs: list[str]) -> None:
-        """Sync these runs now (each under its lock), concurrently."""
-        await asyncio.gather(*(self.sync_one(run_id) for run_id in runs))
 
     async def sync_one(self, run_id: str) -> bool:
         """Sync a run under its lock (one syncer per run across replicas). Never raises: True when
