@@ -27,7 +27,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -185,8 +185,8 @@ class Notifier:
             if cursor in ("0-0", b"0-0"):
                 return
 
-    def _take(self, entries: object) -> None:
-        for entry_id, fields in entries:  # type: ignore[attr-defined]
+    def _take(self, entries: Iterable[tuple[str, dict[str, str] | None]]) -> None:
+        for entry_id, fields in entries:
             run_id = (fields or {}).get("run")
             if run_id:
                 self.follow(run_id, entry_id)
