@@ -129,7 +129,7 @@ class Bot:
 
     async def stop(self) -> None:
         await self.jobs.stop()
-        await self.supervisor.stop(30)
+        await self.supervisor.stop(60)  # a worker may take its shutdown_grace (30 s) to finish its tasks
         if self._health is not None:
             await self._health.cleanup()
         if self._socket is not None:
