@@ -2,8 +2,9 @@
 
 Socket Mode when ``SLACK_APP_TOKEN`` is set (an outbound WebSocket: no public URL needed);
 otherwise HTTP mode: an aiohttp app whose ``POST /slack/events`` goes through ``bot.inbound``
-(signature, decoding and shape checked there) to Bolt, plus ``GET /healthz``. Either way the
-same listeners run and the same notifier posts.
+(signature, decoding and shape checked there) to Bolt, plus ``GET /healthz`` (in Socket Mode
+on ``SHEPHERD_HEALTH_PORT``, if set). Either way the same listeners run and the same notifier
+posts, supervised (``bot.health``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.authorization.async_single_team_authorization import AsyncSingleTeamAuthorization
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.acks import drain
@@ -27,13 +27,16 @@ from bot.commands import register_commands
 from bot.echoed import register_echo_check
 from bot.errors import handle_error
 from bot.forms import register_forms
+from bot.health import Supervisor, healthz_handler
 from bot.home import HomeTab, register_home
+from bot.home_refresh import HomeRefresher
 from bot.inbound import door
 from bot.notifier import Notifier
 from bot.permissions import warn_unknown_processes
 from bot.redelivery import register_redelivery_guard
 from bot.schedules import BotScheduler
 from bot.settings import BotSettings
+from bot.slack_retry import RateLimitRetry
 from engine.client import ShepherdClient
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,7 @@ def web_client(settings: BotSettings) -> AsyncWebClient:
     """The Web API client; Slack's 429s are retried after their Retry-After."""
     kwargs = {"base_url": settings.api_url} if settings.api_url else {}
     client = AsyncWebClient(token=settings.bot_token.get_secret_value(), **kwargs)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
+    client.retry_handlers.append(RateLimitRetry(max_retry_count=3))
     return client
 
 
@@ -89,10 +92,6 @@ async def warm_authorization(app: AsyncApp) -> None:
                 log.warning("auth.test failed at start (%s); Bolt will ask on the first request", exc)
 
 
-async def healthz(_: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
 class Bot:
     """One bot instance: start() connects the transport and the notifier; stop() undoes both."""
 
@@ -102,14 +101,23 @@ class Bot:
         warn_unknown_processes(settings.permissions)
         self.home = HomeTab(ShepherdClient(redis), self.app.client)
         register_home(self.app, self.home)
-        self.notifier = Notifier(redis, self.app.client, post_interval=settings.post_interval, consumer=consumer,
-                                 on_synced=self.home.run_changed)
+        self.home_refresher = HomeRefresher(self.home, settings.home_interval)
+        self.supervisor = Supervisor(backoff_base=settings.restart_backoff)
+        self.retry = next(h for h in self.app.client.retry_handlers if isinstance(h, RateLimitRetry))
+        """The Web API client's 429 handler (tests give it a faster sleep)."""
+        self.notifier = Notifier(redis, self.app.client, post_interval=settings.post_interval,
+                                 update_interval=settings.update_interval, consumer=consumer,
+                                 lock_ttl=settings.lock_ttl, on_synced=self.home_refresher.run_changed,
+                                 heartbeat=lambda: self.supervisor.beat("notifier"))
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
+        self._health: web.AppRunner | None = None
         self._notifier_task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.jobs = BotScheduler(redis, ShepherdClient(redis), self.app.client, settings, self.notifier.sync.pacer)
         self.port = 0
+        self.health_port = 0
+        """Where ``GET /healthz`` answers: the Slack port in HTTP mode, ``health_port`` in Socket Mode."""
 
     async def start(self) -> None:
         await warm_up(self.redis)
@@ -123,24 +131,34 @@ class Bot:
             self._socket = AsyncSocketModeHandler(self.app, self.settings.app_token.get_secret_value())
             await self._socket.connect_async()
             log.info("connected to Slack (Socket Mode)")
+            if self.settings.health_port is not None:
+                self._health = await self._listen(web.Application(), self.settings.health_port)
+                self.health_port = int(self._health.addresses[0][1])
         else:
             assert self.settings.signing_secret is not None
             http = web.Application()
             http.router.add_post("/slack/events", door(self.app, self.settings.signing_secret.get_secret_value()))
-            http.router.add_get("/healthz", healthz)
-            self._runner = web.AppRunner(http, access_log=None, shutdown_timeout=2.0)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, self.settings.host, self.settings.port).start()
-            self.port = int(self._runner.addresses[0][1])
+            self._runner = await self._listen(http, self.settings.port)
+            self.port = self.health_port = int(self._runner.addresses[0][1])
             log.info("listening for Slack on port %d (/slack/events)", self.port)
-        self._notifier_task = asyncio.create_task(self.notifier.run(), name="shepherd-notifier")
-        self.jobs.start()  # gate reminders and recurring schedules
+        # Supervised: a crash is logged, restarted with backoff, and shown on /healthz (bot/health.py).
+        self._notifier_task = self.supervisor.spawn("notifier", self.notifier.run, stop=self.notifier.stop,
+                                                    beats=True)
+        self.supervisor.spawn("home", self.home_refresher.run, stop=self.home_refresher.stop, graceful=False)
+        self.jobs.start()  # gate reminders and recurring schedules (apscheduler guards each job)
+
+    async def _listen(self, http: web.Application, port: int) -> web.AppRunner:
+        http.router.add_get("/healthz", healthz_handler(self.supervisor))
+        runner = web.AppRunner(http, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        await web.TCPSite(runner, self.settings.host, port).start()
+        return runner
 
     async def stop(self) -> None:
         await self.jobs.stop()
-        self.notifier.stop()
-        if self._notifier_task is not None:
-            await asyncio.wait_for(self._notifier_task, 30)
+        await self.supervisor.stop(60)  # a worker may take its shutdown_grace (30 s) to finish its tasks
+        if self._health is not None:
+            await self._health.cleanup()
         if self._socket is not None:
             await self._socket.close_async()
         if self._runner is not None:

@@ -88,6 +88,8 @@ class HomeTab:
         self._base: str | None = None
         self._seen: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
         self._lock = asyncio.Lock()  # one refresh at a time: a later state is never overwritten by an earlier
+        self.published_at: dict[str, float] = {}
+        """Loop time of each person's latest publish (``HomeRefresher`` paces from it)."""
 
     async def opened(self, user: str) -> None:
         await self.engine.redis.sadd(HOME_USERS, user)
@@ -95,6 +97,7 @@ class HomeTab:
             await self.publish(user, await self.snapshot())
 
     async def publish(self, user: str, snapshot: Snapshot) -> None:
+        self.published_at[user] = asyncio.get_running_loop().time()
         await self.web.views_publish(user_id=user, view=home_view(await self.gather(user, snapshot)))
 
     async def snapshot(self) -> Snapshot:
@@ -136,22 +139,26 @@ class HomeTab:
         return data
 
     async def run_changed(self, run_id: str) -> None:
-        """The notifier synced ``run_id``: refresh the homes it concerns if its status, a gate's
-        state or whether the gate's message is posted changed since last seen."""
+        """Refresh now the homes ``run_id``'s change concerns (``HomeRefresher`` does it paced)."""
+        await self.refresh(await self.affected(run_id))
+
+    async def affected(self, run_id: str) -> list[str]:
+        """The people with a home whom ``run_id``'s latest change concerns, or none if its status,
+        a gate's state and whether the gate's message is posted are as last seen."""
         meta = await self.engine.store.meta(run_id)
         gates = [g for g in (await self.engine.store.gates(run_id)).values() if g.get("kind") in HUMAN_KINDS]
         posted = (await self.ledgers.load(run_id)).gates  # a gate's link appears once its message is posted
         signature = (meta.get("status"), tuple(sorted((g["key"], g.get("status"), len(g.get("votes", [])),
                                                        g["key"] in posted) for g in gates)))
         if self._seen.get(run_id) == signature:
-            return
+            return []
         self._seen[run_id] = signature
         self._seen.move_to_end(run_id)
         while len(self._seen) > SEEN_CAP:
             self._seen.popitem(last=False)
         homes = set(await self.engine.redis.smembers(HOME_USERS))
         if not homes:
-            return
+            return []
         affected = {meta.get("requester", "")}
         members = GroupMembers(self.web)
         for gate in gates:
@@ -161,13 +168,15 @@ class HomeTab:
             affected |= set(gate.get("users", []))
             for group in gate.get("groups", []):
                 affected |= await members.of(group)
-        targets = sorted(affected & homes)[:MAX_REFRESH]
-        if not targets:
+        return sorted(affected & homes)[:MAX_REFRESH]
+
+    async def refresh(self, users: list[str]) -> None:
+        """Publish these people's homes from one snapshot of the open gates."""
+        if not users:
             return
         async with self._lock:
             snapshot = await self.snapshot()
-            snapshot.groups = members
-            for user in targets:
+            for user in users:
                 try:
                     await self.publish(user, snapshot)
                 except Exception:  # one person's home must not stop the others' (or the notifier)

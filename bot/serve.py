@@ -31,17 +31,15 @@ async def serve(settings: Settings, *, port: int | None = None, worker: bool = T
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     bot = Bot(bot_settings, redis)
-    engine_worker = Worker(redis, settings) if worker else None
-    worker_task = asyncio.create_task(engine_worker.run()) if engine_worker else None
+    if worker:  # supervised like the bot's own tasks: restarted if it crashes, shown on /healthz
+        engine_worker = Worker(redis, settings)
+        bot.supervisor.spawn("worker", engine_worker.run, stop=engine_worker.stop)
     try:
         await bot.start()
         print(f"shepherd bot running ({'Socket Mode' if bot_settings.socket_mode else f'HTTP on port {bot.port}'}"
               f"{', with a worker' if worker else ''}); Ctrl-C stops it", file=sys.stderr, flush=True)
         await stopping.wait()
     finally:
-        await bot.stop()
-        if engine_worker is not None and worker_task is not None:
-            engine_worker.stop()
-            await worker_task
+        await bot.stop()  # and the worker, if any
         await redis.aclose()
     return 0

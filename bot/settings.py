@@ -33,6 +33,16 @@ class BotSettings(BaseSettings):
     runs_command: str = Field(default="/runs", validation_alias="SHEPHERD_RUNS_COMMAND")
     post_interval: float = Field(default=1.0, validation_alias="SHEPHERD_SLACK_POST_INTERVAL")
     """Seconds between two posts to one channel (Slack allows about one per second)."""
+    update_interval: float = Field(default=1.0, ge=0, validation_alias="SHEPHERD_SLACK_UPDATE_INTERVAL")
+    """Seconds between two message edits in one channel (chat.update is Tier 3: 50+ per minute)."""
+    home_interval: float = Field(default=5.0, ge=0, validation_alias="SHEPHERD_HOME_INTERVAL")
+    """Seconds between two refreshes of one person's App Home (changes in between are combined)."""
+    lock_ttl: float = Field(default=60.0, gt=0, validation_alias="SHEPHERD_SLACK_LOCK_TTL")
+    """Seconds a run's sync lock lives unless renewed (it is renewed while the sync runs)."""
+    restart_backoff: float = Field(default=0.5, gt=0, validation_alias="SHEPHERD_RESTART_BACKOFF")
+    """Seconds before a crashed background task is restarted (doubling, up to 30 s)."""
+    health_port: int | None = Field(default=None, validation_alias="SHEPHERD_HEALTH_PORT")
+    """Socket Mode only: serve ``GET /healthz`` on this port (HTTP mode serves it beside /slack/events)."""
     reminder_interval: float = Field(default=3600.0, gt=0, validation_alias="SHEPHERD_REMINDER_INTERVAL")
     """Seconds a gate stays open (since it opened or was last reminded of) before a reminder is posted."""
     schedule_poll: float = Field(default=5.0, gt=0, validation_alias="SHEPHERD_SCHEDULE_POLL")

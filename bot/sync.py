@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ledger import Ledger, LedgerStore, digest
-from bot.pacer import ChannelPacer
+from bot.pacer import UPDATE, ChannelPacer
 from bot.render.ask import ask_message
 from bot.render.card import card
 from bot.render.gate import gate_message
@@ -79,6 +79,8 @@ class RunSync:
         await self._gates(ledger, channel, gates)
         payload = await self._card(run_id, await self.store.meta(run_id), gates)
         if digest(payload) != ledger.card_hash:
+            await self.pacer.wait(channel, UPDATE)
+            payload = await self._card(run_id, await self.store.meta(run_id))  # with what came meanwhile
             await self.web.chat_update(channel=channel, ts=ledger.card, **payload)
             await self.ledgers.record(ledger, {"card_hash": digest(payload)})
 
@@ -157,6 +159,7 @@ class RunSync:
                 continue
             payload = gate_payload(ledger.run_id, request, gate, journal)
             if digest(payload) != ledger.gate_hashes.get(key):
+                await self.pacer.wait(channel, UPDATE)
                 await self.web.chat_update(channel=channel, ts=ts, **payload)
                 await self.ledgers.record(ledger, {f"gate_hash:{key}": digest(payload)})
 
@@ -205,5 +208,9 @@ async def _shared(web: AsyncWebClient, file_id: str, channel: str) -> bool:
             return False
         raise
     file = info.get("file") or {}
-    return channel in (file.get("channels") or []) or channel in ((file.get("shares") or {}).get("public") or {})
+    # https://api.slack.com/types/file: public channels are in ``channels`` and ``shares.public``;
+    # private channels in ``groups`` and ``shares.private`` (as are DMs, with ``ims``).
+    shares = file.get("shares") or {}
+    listed = [*(file.get("channels") or []), *(file.get("groups") or []), *(file.get("ims") or [])]
+    return channel in listed or channel in (shares.get("public") or {}) or channel in (shares.get("private") or {})
 

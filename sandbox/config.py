@@ -63,3 +63,7 @@ class SandboxConfig:
     """Seconds after a ``disconnect`` message before the server closes the old socket itself."""
     response_url_uses: int = 5
     """Slack accepts five posts per response_url."""
+    tier_limits: bool = False
+    """Enforce Slack's per-method-tier limits (``sandbox.ratelimit.TierLimits``); ``shepherd sandbox`` does."""
+    retry_after: int = 30
+    """``Retry-After`` seconds of a call refused by the tier limits (30 s is what Slack typically sends)."""

@@ -92,13 +92,29 @@ async def home_opened(sb: Sandbox, request: web.Request, body: dict[str, Any]) -
 
 @endpoint
 async def add_rate_limit(sb: Sandbox, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
-    """``{"method"?, "count"?, "seconds"?, "retry_after"?}``: refuse the next N calls, or all for S seconds."""
+    """``{"method"?, "count"?, "seconds"?, "retry_after"?, "match"?}``: refuse the next N calls (whose
+    arguments have the ``match`` values), or all for S seconds."""
     try:
         rule = sb.limiter.add(method=body.get("method"), count=body.get("count"), seconds=body.get("seconds"),
-                              retry_after=body.get("retry_after"))
+                              retry_after=body.get("retry_after"), match=body.get("match"))
     except TypeError as exc:
         raise ControlError(400, "invalid_rule", detail=str(exc)) from exc
     return {"rule": rule.to_json()}
+
+
+@endpoint
+async def set_tier_limits(sb: Sandbox, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """``{"enabled"?, "retry_after"?, "per_minute"? {tier: n}, "posts_per_second"?, "post_burst"?}``."""
+    unknown = set(body) - {"enabled", "retry_after", "per_minute", "posts_per_second", "post_burst"}
+    if unknown:
+        raise ControlError(400, "unknown_settings", settings=sorted(unknown))
+    try:
+        sb.tiers.configure(enabled=body.get("enabled"), retry_after=body.get("retry_after"),
+                           per_minute=body.get("per_minute"), posts_per_second=body.get("posts_per_second"),
+                           post_burst=body.get("post_burst"))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ControlError(400, "invalid_tiers", detail=str(exc)) from exc
+    return {"tiers": sb.tiers.to_json()}
 
 
 @endpoint
@@ -141,5 +157,6 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/control/app_home_opened", home_opened)
     r.add_post("/control/ratelimit", add_rate_limit)
     r.add_delete("/control/ratelimit", clear_rate_limits)
+    r.add_post("/control/ratelimit/tiers", set_tier_limits)
     r.add_post("/control/settings", update_settings)
     r.add_post("/control/socket/disconnect", socket_disconnect)

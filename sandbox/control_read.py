@@ -152,7 +152,7 @@ async def event_history(sb: Sandbox, request: web.Request, body: dict[str, Any])
 
 @endpoint
 async def rate_limits(sb: Sandbox, request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
-    return {"rules": sb.limiter.to_json()}
+    return {"rules": sb.limiter.to_json(), "tiers": sb.tiers.to_json()}
 
 
 SETTABLE = {"request_url", "ack_timeout", "trigger_ttl", "connect_wait", "event_subscriptions", "bot_scopes"}

@@ -175,10 +175,19 @@ class File:
                  "svg": "image/svg+xml", "pdf": "application/pdf", "html": "text/html", "py": "text/x-python"}
         return known.get(self.filetype, "application/octet-stream")
 
-    def to_slack(self, base_url: str, team_id: str) -> dict[str, Any]:
+    def to_slack(self, base_url: str, team_id: str, private_channels: frozenset[str] = frozenset(),
+                 ims: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """Slack's file object (https://api.slack.com/types/file): public channels are listed in
+        ``channels`` and ``shares.public``, private ones in ``groups`` and ``shares.private``,
+        direct messages in ``ims`` (and ``shares.private``)."""
         private = f"{base_url}/files-pri/{team_id}-{self.id}/{self.name}"
         public_shares = {c: [{"ts": ts, "channel_name": "", "reply_count": 0} for ts in tss]
-                         for c, tss in self.shares.items()}
+                         for c, tss in self.shares.items() if c not in private_channels and c not in ims}
+        private_shares = {c: [{"ts": ts, "reply_count": 0} for ts in tss]
+                          for c, tss in self.shares.items() if c in private_channels or c in ims}
+        shares = {"public": public_shares} if public_shares else {}
+        if private_shares:
+            shares["private"] = private_shares
         return {
             "id": self.id,
             "created": self.created,
@@ -195,7 +204,7 @@ class File:
             "mode": "hosted",
             "is_external": False,
             "external_type": "",
-            "is_public": bool(self.shares),
+            "is_public": bool(public_shares),
             "public_url_shared": False,
             "display_as_bot": False,
             "username": "",
@@ -204,10 +213,10 @@ class File:
             "permalink": f"{base_url}/files/{self.user}/{self.id}/{self.name}",
             "permalink_public": f"{base_url}/files-pub/{team_id}-{self.id}",
             "alt_txt": self.alt_txt or "",
-            "channels": list(self.shares),
-            "groups": [],
-            "ims": [],
-            "shares": {"public": public_shares} if public_shares else {},
+            "channels": list(public_shares),
+            "groups": [c for c in self.shares if c in private_channels],
+            "ims": [c for c in self.shares if c in ims],
+            "shares": shares,
             "comments_count": 0,
             "has_rich_preview": False,
         }

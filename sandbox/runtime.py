@@ -12,7 +12,7 @@ from sandbox.delivery import Deliverer
 from sandbox.events import EventBus
 from sandbox.http_delivery import HttpDelivery
 from sandbox.interactions import Interactions
-from sandbox.ratelimit import RateLimiter
+from sandbox.ratelimit import RateLimiter, TierLimits
 from sandbox.records import Recorder
 from sandbox.response_url import ResponseUrls
 from sandbox.socket_mode import SocketHub
@@ -30,6 +30,7 @@ class Sandbox:
         self.bus = EventBus()
         self.recorder = Recorder()
         self.limiter = RateLimiter()
+        self.tiers = TierLimits(enabled=self.config.tier_limits, retry_after=self.config.retry_after)
         self.hub = SocketHub(self.config, self.bus)
         self.http = HttpDelivery(self.config)
         self.deliverer = Deliverer(self.config, self.hub, self.http, self.recorder, self.bus)
@@ -53,6 +54,7 @@ class Sandbox:
         self._fresh()
         self.recorder.clear()
         self.limiter.clear()
+        self.tiers.reset()
         self.bus.publish("reset")
 
     async def close(self) -> None:

@@ -3,7 +3,7 @@
 Order of checks follows Slack: an unknown method is ``unknown_method``; a missing token is
 ``not_authed``, an unknown one ``invalid_auth`` and the wrong kind (a bot token for
 apps.connections.open, an app token for chat.postMessage) ``not_allowed_token_type``; then an
-injected rate limit answers HTTP 429 with ``Retry-After``. Errors are HTTP 200 with
+injected rate limit, or Slack's tier limit when enabled, answers HTTP 429 with ``Retry-After``. Errors are HTTP 200 with
 ``ok: false``, which is what slack_sdk turns into ``SlackApiError``. Every call is recorded.
 """
 
@@ -55,7 +55,8 @@ async def handle(request: web.Request) -> web.Response:
         body = {"ok": False, "error": "invalid_auth"}
     elif token_type not in method.token_types:
         body = {"ok": False, "error": "not_allowed_token_type"}
-    elif (retry_after := sb.limiter.check(name)) is not None:
+    elif (retry_after := sb.limiter.check(name, raw)) is not None or (
+            retry_after := sb.tiers.check(name, raw.get("channel") or raw.get("channel_id"))) is not None:
         status, headers = 429, {"Retry-After": str(retry_after)}
         body = {"ok": False, "error": "ratelimited"}
     else:

@@ -167,7 +167,7 @@ class Workspace:
         if m.reactions:
             out["reactions"] = [{"name": n, "users": list(u), "count": len(u)} for n, u in m.reactions.items()]
         if m.files:
-            out["files"] = [self.files[f].to_slack(self.base_url, self.config.team_id) for f in m.files]
+            out["files"] = [self.render_file(self.files[f]) for f in m.files]
             out.update(upload=True, display_as_bot=False)
         if m.metadata:
             out["metadata"] = copy.deepcopy(m.metadata)
@@ -340,4 +340,7 @@ class Workspace:
         return file
 
     def render_file(self, file: File) -> dict[str, Any]:
-        return file.to_slack(self.base_url, self.config.team_id)
+        private = frozenset(c for c in file.shares if c in self.channels and self.channels[c].is_private
+                            and not self.channels[c].is_im)
+        ims = frozenset(c for c in file.shares if c in self.channels and self.channels[c].is_im)
+        return file.to_slack(self.base_url, self.config.team_id, private, ims)

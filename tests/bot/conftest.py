@@ -32,12 +32,15 @@ class Harness:
         self.bot: Bot | None = None
         self.generation = 0
 
-    async def start(self) -> Bot:
+    async def start(self, **overrides: Any) -> Bot:
+        """A new bot; ``overrides`` are settings (``lock_ttl=1.0``, ``post_interval=1.0`` ...)."""
         self.generation += 1
         auth: dict[str, Any] = ({"app_token": self.server.app_token} if self.transport == "socket"
                                 else {"signing_secret": self.server.signing_secret})
-        settings = load_bot_settings(bot_token=self.server.bot_token, api_url=self.server.api_url, port=0,
-                                     host="127.0.0.1", post_interval=0.05, **auth)
+        settings = load_bot_settings(**{"bot_token": self.server.bot_token, "api_url": self.server.api_url,
+                                        "port": 0, "host": "127.0.0.1", "post_interval": 0.05,
+                                        "update_interval": 0.05, "home_interval": 0.2, "health_port": 0,
+                                        **auth, **overrides})
         bot = Bot(settings, self.redis, consumer=f"test-bot-{self.generation}")
         await bot.start()
         if self.transport == "http":

@@ -62,8 +62,9 @@ class CrashBeforeComplete(AsyncWebClient):
         raise Crash
 
 
-async def _crash_then_sync(server: SandboxServer, client: ShepherdClient, crashing: type[AsyncWebClient]) -> str:
-    run_id = await client.start("approval-demo", {"service": "api"}, requester="U0ALICE", channel="C0OPS")
+async def _crash_then_sync(server: SandboxServer, client: ShepherdClient, crashing: type[AsyncWebClient],
+                           channel: str = "C0OPS") -> str:
+    run_id = await client.start("approval-demo", {"service": "api"}, requester="U0ALICE", channel=channel)
     await wait_for_gate(client, run_id)
     ledgers = LedgerStore(client.redis)
     good = AsyncWebClient(token=server.bot_token, base_url=server.api_url)
@@ -91,3 +92,17 @@ async def test_crash_before_completing_uploads_again(server: SandboxServer, slac
                                                      client: ShepherdClient, worker: Any) -> None:
     card = await _crash_then_sync(server, client, CrashBeforeComplete)
     assert len([m for m in await slack.thread(card) if m.get("files")]) == 1
+
+
+async def test_crash_after_upload_to_a_private_channel_is_not_repeated(
+        server: SandboxServer, control: Control, client: ShepherdClient, worker: Any) -> None:
+    """files.info lists a private channel's share under ``groups`` / ``shares.private``, not
+    ``channels`` / ``shares.public`` (https://api.slack.com/types/file): recovery must read both."""
+    created = await control.post("/channels", {"name": "sec-incident", "is_private": True,
+                                               "members": ["U0ALICE", "U0SHEPHERD"]})
+    channel = created["channel"]["id"]
+    private = Slack(control, channel)
+    card = await _crash_then_sync(server, client, CrashAfterComplete, channel)
+    assert len([m for m in await private.thread(card) if m.get("files")]) == 1
+    (shared,) = [f for f in await _files(control) if f.get("groups")]
+    assert shared["groups"] == [channel] and shared["channels"] == [] and channel in shared["shares"]["private"]

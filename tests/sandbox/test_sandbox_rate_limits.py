@@ -41,3 +41,13 @@ async def test_without_a_handler_the_429_surfaces(server: SandboxServer, web: As
     async with control.session.delete(f"{control.base}/ratelimit") as resp:
         assert resp.status == 200
     assert (await web.chat_postMessage(channel="C0OPS", text="x"))["ok"]
+
+
+async def test_a_rule_can_match_arguments(server: SandboxServer, web: AsyncWebClient, control: Control) -> None:
+    rule = (await control.post("/ratelimit", {"method": "chat.postMessage", "match": {"reply_broadcast": True}}))
+    assert rule["rule"]["retry_after"] is None and rule["rule"]["match"] == {"reply_broadcast": True}
+    card = await web.chat_postMessage(channel="C0OPS", text="card")  # no reply_broadcast: not throttled
+    with pytest.raises(SlackApiError) as info:
+        await web.chat_postMessage(channel="C0OPS", text="gate", thread_ts=card["ts"], reply_broadcast=True)
+    assert info.value.response.headers["Retry-After"] == "30"  # Slack's usual answer unless a test says less
+    assert (await web.chat_postMessage(channel="C0OPS", text="gate", thread_ts=card["ts"], reply_broadcast=True))["ok"]
