@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from engine.settings import Settings
 from engine.worker import Worker
 from state.connection import connect
 from state.embedded import ensure_embedded_redis
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, start_worker
+from tests.killing import Spawn
 
 pytest_plugins = ["tests.preflight"]  # one line, before anything runs, when a needed tool is missing
 
@@ -75,3 +77,20 @@ async def worker(redis: Redis, settings: Settings) -> AsyncIterator[Worker]:
     yield w
     w.stop()
     await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Spawn]:
+    """Start worker processes; whatever is still alive at the end is killed."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+        proc = start_worker(env, tmp_path / f"{name}.log")
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

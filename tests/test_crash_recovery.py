@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,8 @@ from state import keys
 from state.queue import WorkQueue
 from state.store import RunStore
 from state.timers import Timers, member
-from tests.helpers import check_journal, read_ledger, start_worker, stop_worker, worker_env
+from tests.helpers import check_journal, read_ledger, stop_worker, worker_env
+from tests.killing import KILLED, Spawn, eventually, logs, wait_dead_leases, wait_exit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -42,54 +41,12 @@ load_processes(str(CRASH_EXAMPLES))
 
 RUNS = 5
 FLOW_STEPS = ["first", "second", "fan-0", "fan-1", "fan-2", "last"]
-KILLED = -signal.SIGKILL
-
-Spawn = Callable[[dict[str, str], str], subprocess.Popen[bytes]]
-
-
 # -- helpers ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Spawn]:
-    """Start worker processes; whatever is still alive at the end is killed."""
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-        proc = start_worker(env, tmp_path / f"{name}.log")
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def logs(tmp_path: Path) -> str:
-    return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(tmp_path.glob("*.log")))
 
 
 def crash_env(redis_url: str, tmp_path: Path, failpoints: str = "", **extra: str) -> dict[str, str]:
     return worker_env(redis_url, tmp_path / "data", failpoints=failpoints, processes_path=str(CRASH_EXAMPLES),
                       **extra)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what()}")
-        await asyncio.sleep(0.02)
-
-
-async def wait_exit(proc: subprocess.Popen[bytes], timeout: float, tmp_path: Path) -> int:
-    async def gone() -> bool:
-        return proc.poll() is not None
-
-    await eventually(gone, timeout, lambda: f"worker {proc.pid} to exit\n{logs(tmp_path)}")
-    return proc.returncode
 
 
 async def statuses(redis: Redis, run_ids: list[str]) -> dict[str, str]:
@@ -114,32 +71,6 @@ async def wait_runs(redis: Redis, run_ids: list[str], tmp_path: Path, timeout: f
 async def store_error(redis: Redis, run_id: str) -> str:
     meta = await redis.hgetall(keys.meta(run_id))
     return f"{meta.get('status')}: {meta.get('error')}"
-
-
-async def server_ms(redis: Redis) -> int:
-    seconds, micros = await redis.time()
-    return int(seconds) * 1000 + int(micros) // 1000
-
-
-async def wait_dead_leases(redis: Redis, run_ids: list[str], pid: int) -> None:
-    """Wait until the task leases a dead worker held have expired (Redis's clock).
-
-    A new worker started earlier can reclaim such a task's queue entry while its
-    lease still runs, get "busy" and drop the entry for good: see
-    ``test_reclaimed_entry_of_a_task_whose_lease_has_not_expired_is_not_lost``.
-    """
-    leases = []
-    for run_id in run_ids:
-        effects = await redis.hgetall(keys.effects(run_id))
-        for field, value in effects.items():
-            if field.endswith("#worker") and f"-{pid}-" in value:
-                step = field.removesuffix("#worker")
-                if effects.get(step) == "running":
-                    leases.append(int(effects.get(f"{step}#lease", "0")))
-    if leases:
-        target = max(leases)
-        while await server_ms(redis) <= target:
-            await asyncio.sleep(0.05)
 
 
 def at(event: Event) -> float:

@@ -13,7 +13,6 @@ import asyncio
 import json
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,8 @@ from engine.client import ShepherdClient
 from processes._incident.effects import FAILPOINTS
 from sandbox import SandboxServer
 from state.store import RunStore
-from tests.helpers import check_journal, start_worker, stop_worker, wait_for, worker_env
+from tests.helpers import check_journal, stop_worker, wait_for, worker_env
+from tests.killing import KILLED, logs, wait_dead_leases, wait_exit
 from tests.processes.incident_fixtures import (  # noqa: F401 - fixtures
     FakeGitHub,
     FakePagerDuty,
@@ -37,7 +37,6 @@ from tests.processes.incident_fixtures import (  # noqa: F401 - fixtures
     worker_slack,
 )
 from tests.sandbox.control_client import Control, eventually
-from tests.test_crash_recovery import KILLED, logs, wait_dead_leases, wait_exit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -59,22 +58,6 @@ CANCEL = ["incident.pagerduty_sent:2", "incident.posted:2"]  # a SEV-2's clean-u
 
 def test_the_matrix_covers_every_failpoint() -> None:
     assert {p.split(":")[0] for p in SEV1} == set(FAILPOINTS)
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Any]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-        proc = start_worker(env, tmp_path / f"{name}.log")
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

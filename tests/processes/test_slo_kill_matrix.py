@@ -10,8 +10,6 @@ at the fake GitHub.
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,8 @@ from redis.asyncio import Redis
 from engine.client import ShepherdClient
 from processes._slo.repo import branch_name
 from state.store import RunStore
-from tests.helpers import check_journal, start_worker, stop_worker, wait_for, wait_for_gate, worker_env
+from tests.helpers import check_journal, stop_worker, wait_for, wait_for_gate, worker_env
+from tests.killing import KILLED, logs, wait_dead_leases, wait_exit
 from tests.processes.conftest import Prometheus, exporter, needs_prometheus, needs_promtool, prometheus  # noqa: F401
 from tests.processes.test_slo_repo import (  # noqa: F401 - fixtures
     GITHUB_URL,
@@ -33,27 +32,10 @@ from tests.processes.test_slo_repo import (  # noqa: F401 - fixtures
     map_github_to,
     repos,
 )
-from tests.test_crash_recovery import KILLED, logs, wait_dead_leases, wait_exit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180), needs_promtool, needs_prometheus]
 
 POINTS = ["slo.rules_written:1", "slo.prometheus_reloaded:1", "slo.branch_pushed:1", "slo.pull_request_opened:1"]
-
-
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Any]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start(env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-        proc = start_worker(env, tmp_path / f"{name}.log")
-        procs.append(proc)
-        return proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.parametrize("point", POINTS)
