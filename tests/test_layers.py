@@ -30,3 +30,20 @@ def test_a_state_module_imports_alone_and_pulls_in_only_state(module: str) -> No
     assert done.returncode == 0, f"import {module} failed:\n{done.stderr}"
     loaded = json.loads(done.stdout)
     assert [m for m in loaded if not m.startswith("state")] == [], f"{module} pulled in {loaded}"
+
+
+def test_the_engine_loads_no_process_library_it_is_not_handed() -> None:
+    """engine/ never imports processes/, bot/ or sandbox/: the root hands discovery its packages."""
+    probe = ("import json, sys; import engine.worker, engine.client, engine.sweeper; "
+             "from engine.registry import load_processes; load_processes(); "
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'bot', 'processes', 'sandbox', "
+             "'shepherd'})))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_the_root_hands_the_engine_the_shipped_library() -> None:
+    from shepherd.discovery import load_processes
+
+    assert {"incident-response", "slo-setup"} <= set(load_processes())
