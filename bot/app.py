@@ -32,6 +32,7 @@ from bot.inbound import door
 from bot.notifier import Notifier
 from bot.permissions import warn_unknown_processes
 from bot.redelivery import register_redelivery_guard
+from bot.schedule_store import ScheduleStore
 from bot.schedules import BotScheduler
 from bot.settings import BotSettings
 from engine.client import ShepherdClient
@@ -47,7 +48,8 @@ def web_client(settings: BotSettings) -> AsyncWebClient:
     return client
 
 
-def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
+def build_app(settings: BotSettings, engine: ShepherdClient, redis: Redis) -> AsyncApp:
+    """``engine`` for runs; ``redis`` for the bot's own records (delivery marks, schedules)."""
     secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
     # Answered as soon as a listener acks, without Bolt's 10 ms ack poll: see bot/acks.py.
     # Bolt's own signature check stays off: in HTTP mode bot.inbound verifies every request
@@ -55,8 +57,8 @@ def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     app = AsyncApp(client=web_client(settings), signing_secret=secret, process_before_response=True,
                    request_verification_enabled=False)
     register_echo_check(app)
-    register_redelivery_guard(app, engine.redis)
-    register_commands(app, engine, settings)
+    register_redelivery_guard(app, redis)
+    register_commands(app, engine, settings, ScheduleStore(redis))
     register_actions(app, engine)
     register_forms(app, engine, settings.permissions)
     app.error(handle_error)
@@ -98,9 +100,9 @@ class Bot:
 
     def __init__(self, settings: BotSettings, redis: Redis, *, consumer: str | None = None) -> None:
         self.settings, self.redis = settings, redis
-        self.app = build_app(settings, ShepherdClient(redis))
+        self.app = build_app(settings, ShepherdClient(redis), redis)
         warn_unknown_processes(settings.permissions)
-        self.home = HomeTab(ShepherdClient(redis), self.app.client)
+        self.home = HomeTab(ShepherdClient(redis), self.app.client, redis)
         register_home(self.app, self.home)
         self.notifier = Notifier(redis, self.app.client, post_interval=settings.post_interval, consumer=consumer,
                                  on_synced=self.home.run_changed)

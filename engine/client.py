@@ -144,6 +144,20 @@ class ShepherdClient:
         self.queue.notify(run_id, client=pipe)
         await pipe.execute()
 
+    # -- reads for front ends: the bot sees runs through these, never through ``store`` or ``redis``
+
+    async def meta(self, run_id: str) -> dict[str, str]:
+        """The run's record (process, status, channel, requester ...); empty for an unknown run."""
+        return await self.store.meta(run_id)
+
+    async def gates(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The run's gate and question records by step key, open and closed."""
+        return await self.store.gates(run_id)
+
+    async def journal(self, run_id: str) -> list[Event]:
+        """The run's journal events, in order."""
+        return await self.store.read_journal(run_id)
+
     async def _meta(self, run_id: str) -> dict[str, str]:
         meta = await self.store.meta(run_id)
         if not meta:

@@ -4,10 +4,12 @@ graph in ``make lint``; this checks the import actually works, cycles included).
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,22 @@ def test_the_root_hands_the_engine_the_shipped_library() -> None:
     from shepherd.discovery import load_processes
 
     assert {"incident-response", "slo-setup"} <= set(load_processes())
+
+
+def _engine_internals_used(path: Path) -> list[str]:
+    """``engine.store`` / ``self.engine.redis`` ...: the bot reaching past ShepherdClient's API."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not (isinstance(node, ast.Attribute) and node.attr in ("store", "redis", "queue")):
+            continue
+        owner = node.value
+        name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+        if name == "engine":
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} engine.{node.attr}")
+    return found
+
+
+def test_the_bot_reads_runs_through_the_client_api_only() -> None:
+    """The bot holds a ShepherdClient named ``engine``; its store and Redis handle are the engine's."""
+    used = [hit for path in sorted((ROOT / "bot").rglob("*.py")) for hit in _engine_internals_used(path)]
+    assert used == []
