@@ -25,10 +25,11 @@ from bot.ledger import LedgerStore
 from bot.render.home import MAX_RUNS, HomeData, HomeGate, HomeRun, home_view
 from engine.client import ShepherdClient
 from engine.journal import HUMAN_KINDS
+from state import keys
 
 log = logging.getLogger(__name__)
 
-HOME_USERS = "shepherd:slack:home_users"
+HOME_USERS = keys.SLACK_HOME_USERS
 """People who opened the App Home: the only ones whose home is worth refreshing."""
 WAITING_SCAN = 200  # waiting runs looked at for someone's gates
 MINE_SCAN = 50  # the person's latest runs looked at for active ones

@@ -43,14 +43,8 @@ BATCH = 200
 STATE_TTL_S = 30 * 86400
 
 
-def state_key(run_id: str) -> str:
-    """Hash beside the run: what was reminded of its gates (opened, count, last, escalated)."""
-    return f"{keys.run_tag(run_id)}:reminders"
-
-
-def claim_key(run_id: str, gate: str, number: int | str) -> str:
-    """One reminder (or ``escalated``) of one gate: whoever sets it first posts it."""
-    return f"{keys.run_tag(run_id)}:reminder:{gate}:{number}"
+state_key = keys.slack_reminders
+claim_key = keys.slack_reminder_claim
 
 
 def duration(seconds: float) -> str:
