@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
@@ -42,7 +44,7 @@ log = logging.getLogger(__name__)
 
 def web_client(settings: BotSettings) -> AsyncWebClient:
     """The Web API client; Slack's 429s are retried after their Retry-After."""
-    kwargs = {"base_url": settings.api_url} if settings.api_url else {}
+    kwargs: dict[str, Any] = {"base_url": settings.api_url} if settings.api_url else {}
     client = AsyncWebClient(token=settings.bot_token.get_secret_value(), **kwargs)
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     return client
@@ -72,7 +74,8 @@ once) would otherwise open them one by one while people wait for their acks."""
 
 async def warm_up(redis: Redis, connections: int = WARM_CONNECTIONS) -> None:
     """Open ``connections`` pooled connections now (concurrent PINGs each take one)."""
-    await asyncio.gather(*(redis.ping() for _ in range(connections)))
+    # redis-py types ping() as "Awaitable[bool] | bool" (one class for sync and async clients).
+    await asyncio.gather(*(cast(Awaitable[bool], redis.ping()) for _ in range(connections)))
 
 
 async def warm_authorization(app: AsyncApp) -> None:

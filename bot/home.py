@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.acks import in_background
 from bot.ledger import LedgerStore
@@ -52,6 +53,7 @@ class GroupMembers:
 
     async def of(self, group: str) -> set[str]:
         if group not in self._members:
+            reply: AsyncSlackResponse | dict[str, Any]
             try:
                 reply = await self.web.usergroups_users_list(usergroup=group)
             except SlackApiError as exc:  # a group gone from Slack has no members to show gates to

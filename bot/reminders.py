@@ -151,7 +151,7 @@ class Reminders:
         moment = parse_iso(request.get("at", "")) if request else None
         opened = int(moment.timestamp() * 1000) if moment else now_ms
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hsetnx(state_key(run_id), f"{key}:opened", opened)
+        pipe.hsetnx(state_key(run_id), f"{key}:opened", str(opened))
         pipe.expire(state_key(run_id), STATE_TTL_S)
         await pipe.execute()
         return opened

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.ledger import Ledger, LedgerStore, digest
 from bot.pacer import ChannelPacer
@@ -173,6 +174,7 @@ class RunSync:
         if kind == FILE:
             await self._recover_file(ledger, channel, intent)
             return
+        reply: AsyncSlackResponse | dict[str, Any]
         if kind == CARD:
             reply = await self.web.conversations_history(channel=channel, limit=200, include_all_metadata=True)
         elif ledger.card:

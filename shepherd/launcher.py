@@ -181,8 +181,8 @@ async def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, 
     finally:
         await _shutdown(server, redis, bot, worker, worker_task)
         stack.close()
-        for sig in handled:
-            loop.remove_signal_handler(sig)
+        for number in handled:
+            loop.remove_signal_handler(number)
     print("stopped.", file=out, flush=True)
     return 0
 
