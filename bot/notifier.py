@@ -24,9 +24,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.ledger import LedgerStore, lock_key
 from bot.pacer import ChannelPacer
 from bot.sync import RunSync
+from engine.client import ShepherdClient
 from state import keys
 from state.connection import UNAVAILABLE
-from state.store import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Notifier:
         """Called with a run id after each sync (the App Home refreshes the people it concerns)."""
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.block_ms = block_ms
-        self.sync = RunSync(web, RunStore(redis), LedgerStore(redis), ChannelPacer(post_interval))
+        self.sync = RunSync(web, ShepherdClient(redis), LedgerStore(redis), ChannelPacer(post_interval))
         self.stopping = asyncio.Event()
         self._local: dict[str, asyncio.Lock] = {}
 
@@ -75,8 +75,8 @@ class Notifier:
 
     async def _catch_up(self) -> None:
         await self.ensure_group()
-        active = await RunStore(self.redis).list_runs(status="running", limit=500)
-        active += await RunStore(self.redis).list_runs(status="waiting", limit=500)
+        runs = self.sync.engine
+        active = await runs.run_ids("running", limit=500) + await runs.run_ids("waiting", limit=500)
         await self.sync_runs(active)
 
     async def _step(self, pending: bool) -> bool:

@@ -160,6 +160,14 @@ class ShepherdClient:
         """The run's journal events, in order."""
         return await self.store.read_journal(run_id)
 
+    async def artifact(self, run_id: str, key: str) -> bytes | None:
+        """An artifact's bytes (``ctx.artifact``), or None once it has expired."""
+        return await self.store.artifact(run_id, key)
+
+    async def run_ids(self, status: str, limit: int = 50) -> list[str]:
+        """The ids of runs in ``status``, newest first (no records read: the notifier's catch-up)."""
+        return await self.store.list_runs(status=status, limit=limit)
+
     async def _meta(self, run_id: str) -> dict[str, str]:
         meta = await self.store.meta(run_id)
         if not meta:
