@@ -38,4 +38,4 @@ sandbox: $(STAMP)
 	SHEPHERD_PROCESSES_PATH=$${SHEPHERD_PROCESSES_PATH:-tests/examples} $(VENV)/bin/shepherd sandbox $(SANDBOX_ARGS)
 
 clean:
-	rm -rf $(VENV) .shepherd .pytest_cache
+	rm -rf $(VENV) .shepherd .pytest_cache .mypy_cache .import_linter_cache
