@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import json
 import pkgutil
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,33 @@ def test_the_bot_reads_runs_through_the_client_api_only() -> None:
     """The bot holds a ShepherdClient named ``engine``; its store and Redis handle are the engine's."""
     used = [hit for path in sorted((ROOT / "bot").rglob("*.py")) for hit in _engine_internals_used(path)]
     assert used == []
+
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+PACKAGES = ("shepherd", "bot", "sandbox", "processes", "integrations", "engine", "state")
+
+
+def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    assert LINT_IMPORTS.exists(), "lint-imports is missing: install the test extra (pip install -e '.[test]')"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tree)}
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=tree, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize(("module", "line", "broken"), [
+    ("engine/client.py", "import bot.app", "engine is not allowed to import bot"),
+    ("state/keys.py", "import engine.journal", "state is not allowed to import engine"),
+    ("processes/incident_stats.py", "import sandbox.server", "processes is not allowed to import sandbox"),
+    ("bot/home.py", "import state.store", "bot is not allowed to import state.store"),
+])
+def test_the_contracts_break_on_an_upward_import(tmp_path: Path, module: str, line: str, broken: str) -> None:
+    """The contracts in pyproject.toml hold for this tree, and catch an arrow pointing up."""
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    kept = _lint_imports(tmp_path)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    target = tmp_path / module
+    target.write_text(target.read_text() + f"\n{line}  # noqa\n")
+    done = _lint_imports(tmp_path)
+    assert done.returncode != 0 and broken in done.stdout, done.stdout + done.stderr
