@@ -25,8 +25,12 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	@$(PY) -m benchmarks
 
+# ruff (style), lint-imports (the layers: [tool.importlinter] in pyproject.toml) and mypy (types:
+# [tool.mypy]). The checkout goes first on the path, so the contracts read this tree's packages.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/mypy
 
 # Try Shepherd without Slack: embedded Redis, the Slack sandbox and its web console, the bot and
 # a worker, with the example processes; prints the console URL. SANDBOX_ARGS="--port 9000" etc.
@@ -34,4 +38,4 @@ sandbox: $(STAMP)
 	SHEPHERD_PROCESSES_PATH=$${SHEPHERD_PROCESSES_PATH:-tests/examples} $(VENV)/bin/shepherd sandbox $(SANDBOX_ARGS)
 
 clean:
-	rm -rf $(VENV) .shepherd .pytest_cache
+	rm -rf $(VENV) .shepherd .pytest_cache .mypy_cache .import_linter_cache

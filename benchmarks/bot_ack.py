@@ -84,7 +84,7 @@ async def bot_stack(h: Harness, *, post_interval: float | None = None) -> AsyncI
             env["SHEPHERD_SLACK_POST_INTERVAL"] = str(post_interval)
         log_path = h.data_dir / f"serve-{port}.log"
         with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve"], cwd=ROOT, env=env,
+            proc = subprocess.Popen([sys.executable, "-m", "shepherd.cli", "serve"], cwd=ROOT, env=env,
                                     stdout=log_file, stderr=subprocess.STDOUT)
         try:
             await _wait_healthy(control, port, proc, log_path)

@@ -31,9 +31,9 @@ from redis.asyncio.connection import AbstractConnection
 
 from benchmarks import probe
 from engine.client import ShepherdClient
-from engine.registry import load_processes
 from engine.settings import Settings
 from engine.worker import Worker
+from shepherd.discovery import load_processes
 from state import embedded, keys
 from state.connection import connect, describe
 

@@ -21,7 +21,7 @@ from engine.client import ShepherdClient
 
 async def member_groups(web: AsyncWebClient, engine: ShepherdClient, ref: GateRef, user: str) -> list[str]:
     """The gate's user groups that ``user`` belongs to, asked of Slack at click time."""
-    gate = (await engine.store.gates(ref.run)).get(ref.gate) or {}
+    gate = (await engine.gates(ref.run)).get(ref.gate) or {}
     groups = []
     for group in gate.get("groups", []):
         reply = await web.usergroups_users_list(usergroup=group)
@@ -38,7 +38,7 @@ async def from_home(engine: ShepherdClient, body: dict[str, Any], run_id: str) -
     its decisions still work, but a refusal can only be logged.
     """
     if not body.get("channel"):
-        channel = (await engine.store.meta(run_id)).get("channel")
+        channel = (await engine.meta(run_id)).get("channel")
         if channel:
             body["channel"] = {"id": channel}
 

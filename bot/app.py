@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
@@ -34,6 +36,7 @@ from bot.inbound import door
 from bot.notifier import Notifier
 from bot.permissions import warn_unknown_processes
 from bot.redelivery import register_redelivery_guard
+from bot.schedule_store import ScheduleStore
 from bot.schedules import BotScheduler
 from bot.settings import BotSettings
 from bot.slack_retry import RateLimitRetry
@@ -44,13 +47,14 @@ log = logging.getLogger(__name__)
 
 def web_client(settings: BotSettings) -> AsyncWebClient:
     """The Web API client; Slack's 429s are retried after their Retry-After."""
-    kwargs = {"base_url": settings.api_url} if settings.api_url else {}
+    kwargs: dict[str, Any] = {"base_url": settings.api_url} if settings.api_url else {}
     client = AsyncWebClient(token=settings.bot_token.get_secret_value(), **kwargs)
     client.retry_handlers.append(RateLimitRetry(max_retry_count=3))
     return client
 
 
-def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
+def build_app(settings: BotSettings, engine: ShepherdClient, redis: Redis) -> AsyncApp:
+    """``engine`` for runs; ``redis`` for the bot's own records (delivery marks, schedules)."""
     secret = settings.signing_secret.get_secret_value() if settings.signing_secret else None
     # Answered as soon as a listener acks, without Bolt's 10 ms ack poll: see bot/acks.py.
     # Bolt's own signature check stays off: in HTTP mode bot.inbound verifies every request
@@ -58,8 +62,8 @@ def build_app(settings: BotSettings, engine: ShepherdClient) -> AsyncApp:
     app = AsyncApp(client=web_client(settings), signing_secret=secret, process_before_response=True,
                    request_verification_enabled=False)
     register_echo_check(app)
-    register_redelivery_guard(app, engine.redis)
-    register_commands(app, engine, settings)
+    register_redelivery_guard(app, redis)
+    register_commands(app, engine, settings, ScheduleStore(redis))
     register_actions(app, engine)
     register_forms(app, engine, settings.permissions)
     app.error(handle_error)
@@ -73,7 +77,8 @@ once) would otherwise open them one by one while people wait for their acks."""
 
 async def warm_up(redis: Redis, connections: int = WARM_CONNECTIONS) -> None:
     """Open ``connections`` pooled connections now (concurrent PINGs each take one)."""
-    await asyncio.gather(*(redis.ping() for _ in range(connections)))
+    # redis-py types ping() as "Awaitable[bool] | bool" (one class for sync and async clients).
+    await asyncio.gather(*(cast(Awaitable[bool], redis.ping()) for _ in range(connections)))
 
 
 async def warm_authorization(app: AsyncApp) -> None:
@@ -97,9 +102,9 @@ class Bot:
 
     def __init__(self, settings: BotSettings, redis: Redis, *, consumer: str | None = None) -> None:
         self.settings, self.redis = settings, redis
-        self.app = build_app(settings, ShepherdClient(redis))
+        self.app = build_app(settings, ShepherdClient(redis), redis)
         warn_unknown_processes(settings.permissions)
-        self.home = HomeTab(ShepherdClient(redis), self.app.client)
+        self.home = HomeTab(ShepherdClient(redis), self.app.client, redis)
         register_home(self.app, self.home)
         self.home_refresher = HomeRefresher(self.home, settings.home_interval)
         self.supervisor = Supervisor(backoff_base=settings.restart_backoff)

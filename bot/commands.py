@@ -20,6 +20,7 @@ from bot.forms import needs_form, open_start_form
 from bot.ids import mention
 from bot.membership import NOT_A_MEMBER, Membership
 from bot.permissions import Permissions, check_start
+from bot.schedule_store import ScheduleStore
 from bot.schedules import VERBS as SCHEDULE_VERBS
 from bot.schedules import schedule_command
 from bot.settings import BotSettings
@@ -59,16 +60,18 @@ def process_help(command: str, process_id: str) -> str:
 
 
 async def run_command(engine: ShepherdClient, command: str, body: dict[str, Any],
-                      client: AsyncWebClient | None = None, permissions: Permissions | None = None) -> str | None:
+                      client: AsyncWebClient | None = None, permissions: Permissions | None = None, *,
+                      schedules: ScheduleStore) -> str | None:
     """What ``/run`` does with its text; returns the reply, or None when a form opened instead
-    (errors are raised). ``permissions``: who may start (or retry) which process, and where."""
+    (errors are raised). ``permissions``: who may start (or retry) which process, and where;
+    ``schedules``: the bot's own schedule records (not the engine's: runs go through ``engine``)."""
     tokens = split_command_text(body.get("text") or "")
     user, channel = body["user_id"], body["channel_id"]
     verb = tokens[0].lower() if tokens else "help"
     if verb == "help":
         return process_help(command, tokens[1]) if len(tokens) > 1 else help_text(command)
     if verb in SCHEDULE_VERBS:  # the creator of a schedule starts its runs: the start rule applies now
-        return await schedule_command(engine, command, tokens, body, may_start=lambda process: check_start(
+        return await schedule_command(schedules, command, tokens, body, may_start=lambda process: check_start(
             client, permissions, process, user=user, channel=channel))
     if verb == SIGNAL_VERB:
         return await signal_command(engine, command, tokens, body, client)
@@ -116,7 +119,8 @@ async def runs_command(engine: ShepherdClient, body: dict[str, Any]) -> str:
                      for r in runs)
 
 
-def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettings) -> None:
+def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettings,
+                      schedules: ScheduleStore) -> None:
     membership = Membership()
 
     @app.command(settings.run_command)
@@ -127,7 +131,8 @@ def register_commands(app: AsyncApp, engine: ShepherdClient, settings: BotSettin
         if not await membership.bot_is_in(client, body["channel_id"]):
             await respond(text=NOT_A_MEMBER, response_type="ephemeral")
             return
-        reply = await run_command(engine, settings.run_command, body, client, settings.permissions)
+        reply = await run_command(engine, settings.run_command, body, client, settings.permissions,
+                                  schedules=schedules)
         if reply:
             await tell(client, body, reply)
 

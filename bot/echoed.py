@@ -45,12 +45,14 @@ def echo_problem(body: dict[str, Any]) -> str | None:
     kind = body.get("type")
     if kind == "block_actions":
         for action in body.get("actions") or []:
-            model = BUTTON_VALUES.get(action.get("action_id")) if isinstance(action, dict) else None
+            model = BUTTON_VALUES.get(action.get("action_id", "")) if isinstance(action, dict) else None
             if model is not None and not _parses(model, action.get("value")):
                 return f"the value of button {action['action_id']} is not a {model.__name__}"
     if kind in ("view_submission", "view_closed"):
         view = body.get("view")
-        model = MODAL_METADATA.get(view.get("callback_id")) if isinstance(view, dict) else None
+        if not isinstance(view, dict):
+            return None
+        model = MODAL_METADATA.get(view.get("callback_id", ""))
         if model is not None:
             if not _parses(model, view.get("private_metadata")):
                 return f"the metadata of modal {view['callback_id']} is not a {model.__name__}"

@@ -86,7 +86,7 @@ def answer_modal(title: str, form: type[BaseModel], ctx: AnswerContext) -> dict[
 
 async def ask_form(engine: ShepherdClient, run_id: str, key: str) -> tuple[str, str]:
     """The ask's title and its form's import path, from its request in the journal."""
-    request = next((e for e in await engine.store.read_journal(run_id)
+    request = next((e for e in await engine.journal(run_id)
                     if e["type"] == "effect_requested" and e["key"] == key and e["kind"] == "ask"), None)
     if request is None:
         raise UnknownGate(run_id, key, "question")

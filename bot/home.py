@@ -15,19 +15,22 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.acks import in_background
 from bot.ledger import LedgerStore
 from bot.render.home import MAX_RUNS, HomeData, HomeGate, HomeRun, home_view
 from engine.client import ShepherdClient
 from engine.journal import HUMAN_KINDS
+from state import keys
 
 log = logging.getLogger(__name__)
 
-HOME_USERS = "shepherd:slack:home_users"
+HOME_USERS = keys.SLACK_HOME_USERS
 """People who opened the App Home: the only ones whose home is worth refreshing."""
 WAITING_SCAN = 200  # waiting runs looked at for someone's gates
 MINE_SCAN = 50  # the person's latest runs looked at for active ones
@@ -50,6 +53,7 @@ class GroupMembers:
 
     async def of(self, group: str) -> set[str]:
         if group not in self._members:
+            reply: AsyncSlackResponse | dict[str, Any]
             try:
                 reply = await self.web.usergroups_users_list(usergroup=group)
             except SlackApiError as exc:  # a group gone from Slack has no members to show gates to
@@ -82,9 +86,10 @@ class Snapshot:
 
 
 class HomeTab:
-    def __init__(self, engine: ShepherdClient, web: AsyncWebClient) -> None:
-        self.engine, self.web = engine, web
-        self.ledgers = LedgerStore(engine.redis)
+    def __init__(self, engine: ShepherdClient, web: AsyncWebClient, redis: Redis) -> None:
+        """``engine`` for runs; ``redis`` for the bot's own records (who opened a home, the ledgers)."""
+        self.engine, self.web, self.redis = engine, web, redis
+        self.ledgers = LedgerStore(redis)
         self._base: str | None = None
         self._seen: OrderedDict[str, tuple[Any, ...]] = OrderedDict()
         self._lock = asyncio.Lock()  # one refresh at a time: a later state is never overwritten by an earlier
@@ -92,7 +97,7 @@ class HomeTab:
         """Loop time of each person's latest publish (``HomeRefresher`` paces from it)."""
 
     async def opened(self, user: str) -> None:
-        await self.engine.redis.sadd(HOME_USERS, user)
+        await self.redis.sadd(HOME_USERS, user)
         async with self._lock:
             await self.publish(user, await self.snapshot())
 
@@ -103,7 +108,7 @@ class HomeTab:
     async def snapshot(self) -> Snapshot:
         """The open gates and questions of waiting runs, read once for all the homes of one refresh."""
         runs = await self.engine.list_runs(status="waiting", limit=WAITING_SCAN)
-        gates = await asyncio.gather(*(self.engine.store.gates(r["id"]) for r in runs))
+        gates = await asyncio.gather(*(self.engine.gates(r["id"]) for r in runs))
         found = [(raw, [g for g in run_gates.values() if g.get("kind") in HUMAN_KINDS and g.get("status") == "open"])
                  for raw, run_gates in zip(runs, gates, strict=True)]
         return Snapshot([(raw, open_gates) for raw, open_gates in found if open_gates], GroupMembers(self.web))
@@ -145,8 +150,8 @@ class HomeTab:
     async def affected(self, run_id: str) -> list[str]:
         """The people with a home whom ``run_id``'s latest change concerns, or none if its status,
         a gate's state and whether the gate's message is posted are as last seen."""
-        meta = await self.engine.store.meta(run_id)
-        gates = [g for g in (await self.engine.store.gates(run_id)).values() if g.get("kind") in HUMAN_KINDS]
+        meta = await self.engine.meta(run_id)
+        gates = [g for g in (await self.engine.gates(run_id)).values() if g.get("kind") in HUMAN_KINDS]
         posted = (await self.ledgers.load(run_id)).gates  # a gate's link appears once its message is posted
         signature = (meta.get("status"), tuple(sorted((g["key"], g.get("status"), len(g.get("votes", [])),
                                                        g["key"] in posted) for g in gates)))
@@ -156,7 +161,7 @@ class HomeTab:
         self._seen.move_to_end(run_id)
         while len(self._seen) > SEEN_CAP:
             self._seen.popitem(last=False)
-        homes = set(await self.engine.redis.smembers(HOME_USERS))
+        homes = set(await self.redis.smembers(HOME_USERS))
         if not homes:
             return []
         affected = {meta.get("requester", "")}

@@ -29,7 +29,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -137,7 +137,8 @@ def parse(content_type: str, body: bytes) -> dict[str, Any]:
 
 def bolt_request(request: web.Request, body: dict[str, Any]) -> AsyncBoltRequest:
     """Bolt's request for a checked body: JSON, so Bolt's parser has nothing to guess."""
-    headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in ("content-type", "content-length")}
+    headers: dict[str, str | Sequence[str]] = {
+        k.lower(): v for k, v in request.headers.items() if k.lower() not in ("content-type", "content-length")}
     headers["content-type"] = JSON
     return AsyncBoltRequest(body=json.dumps(body), query=request.query_string, headers=headers)
 

@@ -24,13 +24,8 @@ from redis.asyncio import Redis
 
 from state import keys
 
-
-def ledger_key(run_id: str) -> str:
-    return f"{keys.run_tag(run_id)}:slack"
-
-
-def lock_key(run_id: str) -> str:
-    return f"{keys.run_tag(run_id)}:slack:lock"
+ledger_key = keys.slack_ledger
+lock_key = keys.slack_ledger_lock
 
 
 def digest(payload: dict[str, Any]) -> str:

@@ -43,9 +43,9 @@ from bot import failpoints
 from bot.ledger import LedgerStore, lock_key
 from bot.pacer import ChannelPacer
 from bot.sync import RunSync
+from engine.client import ShepherdClient
 from state import keys
 from state.connection import UNAVAILABLE
-from state.store import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ class Notifier:
         self.block_ms = block_ms
         self.lock_ttl = lock_ttl
         self.retry_base, self.retry_cap = retry_base, retry_cap
-        self.sync = RunSync(web, RunStore(redis), LedgerStore(redis), ChannelPacer(post_interval, update_interval))
+        self.sync = RunSync(web, ShepherdClient(redis), LedgerStore(redis),
+                            ChannelPacer(post_interval, update_interval))
         self.stopping = asyncio.Event()
         self._follows: dict[str, _Follow] = {}
         self._unreleased: dict[str, Lock] = {}
@@ -156,9 +157,9 @@ class Notifier:
 
     async def _catch_up(self) -> None:
         """Every active run, whatever the stream says: entries may have been lost with Redis."""
-        store = RunStore(self.redis)
+        runs = self.sync.engine
         for status in ("running", "waiting"):
-            for run_id in await store.list_runs(status=status, limit=500):
+            for run_id in await runs.run_ids(status, limit=500):
                 self.follow(run_id)
 
     async def _read_own_pending(self) -> None:

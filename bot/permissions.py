@@ -58,7 +58,7 @@ class StartRule(BaseModel):
 
 
 class ProcessRules(ProcessGates):
-    start: StartRule | None = None  # type: ignore[assignment]  # the engine carries it unread
+    start: StartRule | None = None  # the engine carries it unread
 
 
 class Permissions(GatePolicy):

@@ -29,6 +29,8 @@ from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from state import keys
+
 log = logging.getLogger(__name__)
 
 SEEN_FOR_S = 3600  # Slack's retries come within minutes; an hour leaves room
@@ -43,8 +45,7 @@ def delivery_id(body: dict[str, Any]) -> str | None:
     return None
 
 
-def seen_key(identity: str) -> str:
-    return f"shepherd:{{slack}}:delivered:{identity}"
+seen_key = keys.slack_delivered
 
 
 def retry_number(headers: dict[str, Any]) -> int:

@@ -33,8 +33,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.ledger import ledger_key
 from bot.pacer import ChannelPacer
 from bot.render.text import parse_iso, shown, slack_date, who_may_act
+from engine.client import ShepherdClient
 from state import keys
-from state.store import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,8 @@ BATCH = 200
 STATE_TTL_S = 30 * 86400
 
 
-def state_key(run_id: str) -> str:
-    """Hash beside the run: what was reminded of its gates (opened, count, last, escalated)."""
-    return f"{keys.run_tag(run_id)}:reminders"
-
-
-def claim_key(run_id: str, gate: str, number: int | str) -> str:
-    """One reminder (or ``escalated``) of one gate: whoever sets it first posts it."""
-    return f"{keys.run_tag(run_id)}:reminder:{gate}:{number}"
+state_key = keys.slack_reminders
+claim_key = keys.slack_reminder_claim
 
 
 def duration(seconds: float) -> str:
@@ -101,7 +95,7 @@ class Reminders:
         self.redis, self.web, self.pacer, self.clock = redis, web, pacer or ChannelPacer(1.0), clock
         self.interval_ms = int(interval * 1000)
         self.claim_ttl_s = max(60, int(2 * interval))
-        self.store = RunStore(redis)
+        self.engine = ShepherdClient(redis)  # runs are read through the front-end API
 
     async def check(self, now: float | None = None) -> int:
         """Post every reminder and escalation ping now due; returns how many this replica posted."""
@@ -152,12 +146,12 @@ class Reminders:
 
     async def _opened(self, run_id: str, key: str, now_ms: int) -> int:
         """When the gate opened (its request's time in the journal), remembered once read."""
-        request = next((e for e in await self.store.read_journal(run_id)
+        request = next((e for e in await self.engine.journal(run_id)
                         if e["type"] == "effect_requested" and e["key"] == key), None)
         moment = parse_iso(request.get("at", "")) if request else None
         opened = int(moment.timestamp() * 1000) if moment else now_ms
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hsetnx(state_key(run_id), f"{key}:opened", opened)
+        pipe.hsetnx(state_key(run_id), f"{key}:opened", str(opened))
         pipe.expire(state_key(run_id), STATE_TTL_S)
         await pipe.execute()
         return opened
@@ -166,7 +160,7 @@ class Reminders:
         key = gate["key"]
         if not await self._claim(run_id, key, "escalated", {f"{key}:escalated": 1, f"{key}:last": now_ms}):
             return 0
-        event = next((e for e in reversed(await self.store.read_journal(run_id))
+        event = next((e for e in reversed(await self.engine.journal(run_id))
                       if e["type"] == "gate_escalated" and e.get("key") == key), None)
         moment = parse_iso(event.get("at", "")) if event else None
         await self._post(channel, card, escalation_text(gate, int(moment.timestamp() * 1000) if moment else now_ms),

@@ -19,13 +19,9 @@ from redis.asyncio import Redis
 
 from state import keys
 
-TAG = f"{keys.PREFIX}:{{schedules}}"
-ALL = f"{TAG}:all"
-CHECKED = f"{TAG}:checked"
-
-
-def lock_key(schedule_id: str) -> str:
-    return f"{TAG}:lock:{schedule_id}"
+ALL = keys.SCHEDULES
+CHECKED = keys.SCHEDULES_CHECKED
+lock_key = keys.schedule_lock
 
 
 def new_schedule_id() -> str:

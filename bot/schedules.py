@@ -199,13 +199,13 @@ async def remove_schedule(store: ScheduleStore, command: str, tokens: list[str],
     return f"Removed schedule `{schedule.id}` ({schedule.process} at `{schedule.cron}`)."
 
 
-async def schedule_command(engine: ShepherdClient, command: str, tokens: list[str], body: dict[str, Any], *,
+async def schedule_command(store: ScheduleStore, command: str, tokens: list[str], body: dict[str, Any], *,
                            may_start: Callable[[str], Awaitable[None]] | None = None) -> str:
     """``/run schedule ...``, ``/run schedules``, ``/run unschedule <id>`` (``tokens[0]`` is the verb).
 
     ``may_start(process)`` raises ``NotAllowed`` when the person may not start that process here:
     a schedule's runs are started on its creator's behalf, so the creator must be allowed now."""
-    store, verb = ScheduleStore(engine.redis), tokens[0].lower()
+    verb = tokens[0].lower()
     if verb == "schedule":
         return await add_schedule(store, command, tokens, body["user_id"], body["channel_id"], may_start=may_start)
     if verb == "schedules":

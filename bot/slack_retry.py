@@ -41,7 +41,8 @@ class RateLimitRetry(AsyncRetryHandler):
             raise error or RuntimeError("no response to retry")
         state.next_attempt_requested = True
         header = next((v for k, v in response.headers.items() if k.lower() == "retry-after"), None)
-        raw = header[0] if isinstance(header, list) and header else header
+        values = header if isinstance(header, list) else [] if header is None else [header]
+        raw = values[0] if values else None
         try:
             seconds = float(raw) if raw is not None else 1.0
         except (TypeError, ValueError):

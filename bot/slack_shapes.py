@@ -117,7 +117,7 @@ class _View(_Open):
 class ViewPayload(_Interaction):
     """``view_submission`` and ``view_closed``."""
 
-    view: _View  # type: ignore[assignment]  # narrower than _Common's: required, with its fields
+    view: _View  # narrower than _Common's: required, with its fields
 
 
 class Shortcut(_Interaction):
@@ -146,7 +146,7 @@ class _Event(_Common):
 class EventCallback(_Common):
     type: str
     event_id: str | None = None
-    event: _Event  # type: ignore[assignment]  # required in a callback, and typed
+    event: _Event  # required in a callback, and typed
 
 
 class UrlVerification(_Common):

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.ledger import Ledger, LedgerStore, digest
 from bot.pacer import UPDATE, ChannelPacer
@@ -19,10 +20,10 @@ from bot.render.ask import ask_message
 from bot.render.card import card
 from bot.render.gate import gate_message
 from bot.render.thread import line
+from engine.client import ShepherdClient
 from engine.journal import Event, JournalView
 from engine.mrkdwn import escape
 from integrations.slack_metadata import find_message, metadata
-from state.store import RunStore
 
 STEP, GATE, CARD, FILE = "shepherd_step", "shepherd_gate", "shepherd_card", "shepherd_file"
 
@@ -56,11 +57,11 @@ def gate_payload(run_id: str, request: Event, gate: dict[str, Any], journal: Jou
 
 
 class RunSync:
-    def __init__(self, web: AsyncWebClient, store: RunStore, ledgers: LedgerStore, pacer: ChannelPacer) -> None:
-        self.web, self.store, self.ledgers, self.pacer = web, store, ledgers, pacer
+    def __init__(self, web: AsyncWebClient, engine: ShepherdClient, ledgers: LedgerStore, pacer: ChannelPacer) -> None:
+        self.web, self.engine, self.ledgers, self.pacer = web, engine, ledgers, pacer
 
     async def sync(self, run_id: str) -> None:
-        meta = await self.store.meta(run_id)
+        meta = await self.engine.meta(run_id)
         channel = meta.get("channel", "") if meta else ""
         if not channel:
             return  # started from the terminal without a channel: nothing to show in Slack
@@ -75,28 +76,28 @@ class RunSync:
                                                      metadata=metadata(CARD, run=run_id))
             await self.ledgers.record(ledger, {"card": posted["ts"], "card_hash": digest(payload)})
         await self._thread(ledger, channel)
-        gates = await self.store.gates(run_id)
+        gates = await self.engine.gates(run_id)
         await self._gates(ledger, channel, gates)
-        payload = await self._card(run_id, await self.store.meta(run_id), gates)
+        payload = await self._card(run_id, await self.engine.meta(run_id), gates)
         if digest(payload) != ledger.card_hash:
             await self.pacer.wait(channel, UPDATE)
-            payload = await self._card(run_id, await self.store.meta(run_id))  # with what came meanwhile
+            payload = await self._card(run_id, await self.engine.meta(run_id))  # with what came meanwhile
             await self.web.chat_update(channel=channel, ts=ledger.card, **payload)
             await self.ledgers.record(ledger, {"card_hash": digest(payload)})
 
     async def _card(self, run_id: str, meta: dict[str, str],
                     gates: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-        journal = JournalView(await self.store.read_journal(run_id))
-        return card(run_id, meta, journal, gates if gates is not None else await self.store.gates(run_id))
+        journal = JournalView(await self.engine.journal(run_id))
+        return card(run_id, meta, journal, gates if gates is not None else await self.engine.gates(run_id))
 
     async def _thread(self, ledger: Ledger, channel: str) -> None:
         run_id = ledger.run_id
         while True:
-            events = await self.store.read_journal(run_id)
+            events = await self.engine.journal(run_id)
             lines, stop, gate = next_chunk(events, ledger.cursor)
             if lines:
                 await self.pacer.wait(channel)
-                events = await self.store.read_journal(run_id)  # coalesce what came meanwhile
+                events = await self.engine.journal(run_id)  # coalesce what came meanwhile
                 lines, stop, gate = next_chunk(events, ledger.cursor)
                 await self.ledgers.intend(ledger, {"kind": STEP, "seq": stop})
                 await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card, text="\n".join(lines),
@@ -114,7 +115,7 @@ class RunSync:
         """Upload an artifact into the thread (files.getUploadURLExternal, the bytes, then
         files.completeUploadExternal, as files_upload_v2 does). The file id goes into the intent
         before the upload is completed, so ``recover`` can tell whether it was shared."""
-        data = await self.store.artifact(ledger.run_id, event["key"])
+        data = await self.engine.artifact(ledger.run_id, event["key"])
         seq = ledger.cursor + 1
         if not data:  # the bytes are gone (expired): say so instead of uploading nothing
             await self.pacer.wait(channel)
@@ -137,9 +138,9 @@ class RunSync:
 
     async def _post_gate(self, ledger: Ledger, channel: str, request: Event) -> None:
         key = request["key"]
-        gates = await self.store.gates(ledger.run_id)
+        gates = await self.engine.gates(ledger.run_id)
         gate = gates.get(key) or {"key": key, "title": request["args"].get("title"), "status": "open"}
-        payload = gate_payload(ledger.run_id, request, gate, JournalView(await self.store.read_journal(ledger.run_id)))
+        payload = gate_payload(ledger.run_id, request, gate, JournalView(await self.engine.journal(ledger.run_id)))
         await self.pacer.wait(channel)
         await self.ledgers.intend(ledger, {"kind": GATE, "key": key, "seq": ledger.cursor + 1})
         posted = await self.web.chat_postMessage(channel=channel, thread_ts=ledger.card,
@@ -152,7 +153,7 @@ class RunSync:
         """Edit gate messages whose gate changed (decided, timed out, a vote counted)."""
         if not ledger.gates:
             return
-        journal = JournalView(await self.store.read_journal(ledger.run_id))
+        journal = JournalView(await self.engine.journal(ledger.run_id))
         for key, ts in ledger.gates.items():
             request, gate = journal.request(key), gates.get(key)
             if request is None or gate is None:
@@ -176,6 +177,7 @@ class RunSync:
         if kind == FILE:
             await self._recover_file(ledger, channel, intent)
             return
+        reply: AsyncSlackResponse | dict[str, Any]
         if kind == CARD:
             reply = await self.web.conversations_history(channel=channel, limit=200, include_all_metadata=True)
         elif ledger.card:

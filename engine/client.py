@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -119,13 +120,14 @@ class ShepherdClient:
     ) -> str:
         """Create a run and wake a worker for it. ``dedup`` makes retried requests start it once."""
         definition = get_process(process_id)
-        model = inputs if isinstance(inputs, definition.inputs) else validate_inputs(definition.inputs, inputs)
+        model = inputs if isinstance(inputs, definition.inputs) else validate_inputs(
+            definition.inputs, inputs if isinstance(inputs, dict) else inputs.model_dump())
         run_id = new_run_id()
         if dedup and not await self.redis.set(keys.dedup(dedup), run_id, nx=True, ex=86400):
             return str(await self.redis.get(keys.dedup(dedup)))
         at = now_iso()
         inputs_json = model.model_dump(mode="json")
-        created = {"type": "run_created", "process": process_id, "inputs": inputs_json,
+        created: Event = {"type": "run_created", "process": process_id, "inputs": inputs_json,
                    "requester": requester, "channel": channel, "code_hash": definition.code_hash(), "at": at}
         meta = {"process": process_id, "title": definition.title, "status": "running",
                 "requester": requester, "channel": channel or "", "created_at": at, "updated_at": at,
@@ -143,6 +145,28 @@ class ShepherdClient:
         self.queue.enqueue_wake(run_id, client=pipe)
         self.queue.notify(run_id, client=pipe)
         await pipe.execute()
+
+    # -- reads for front ends: the bot sees runs through these, never through ``store`` or ``redis``
+
+    async def meta(self, run_id: str) -> dict[str, str]:
+        """The run's record (process, status, channel, requester ...); empty for an unknown run."""
+        return await self.store.meta(run_id)
+
+    async def gates(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The run's gate and question records by step key, open and closed."""
+        return await self.store.gates(run_id)
+
+    async def journal(self, run_id: str) -> list[Event]:
+        """The run's journal events, in order."""
+        return await self.store.read_journal(run_id)
+
+    async def artifact(self, run_id: str, key: str) -> bytes | None:
+        """An artifact's bytes (``ctx.artifact``), or None once it has expired."""
+        return await self.store.artifact(run_id, key)
+
+    async def run_ids(self, status: str, limit: int = 50) -> list[str]:
+        """The ids of runs in ``status``, newest first (no records read: the notifier's catch-up)."""
+        return await self.store.list_runs(status=status, limit=limit)
 
     async def _meta(self, run_id: str) -> dict[str, str]:
         meta = await self.store.meta(run_id)
@@ -248,7 +272,8 @@ class ShepherdClient:
             request = SignalRequest(run_id=run_id, process=meta.get("process", ""), requester=meta.get("requester", ""),
                                     name=name, sender=sender, groups=groups or [])
             try:
-                allowed = bool(import_form(channel["policy"])(request))  # type: ignore[operator]
+                policy = cast(Callable[[SignalRequest], object], import_form(channel["policy"]))  # a function, by name
+                allowed = bool(policy(request))
             except Exception:  # a broken rule refuses (fails closed) and says so in the log
                 log.exception("run %s: sender policy %s of signal %s failed", run_id, channel["policy"], name)
         event = {"type": "signal_received", "name": name, "id": signal_id, "by": sender,

@@ -21,20 +21,15 @@ Events are plain JSON objects with a ``type``:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-Event = dict[str, Any]
+# The codec and the event-type sets live in state/ (the store reads and writes events); re-exported.
+from state.journal import EXTERNAL, HUMAN_KINDS, KEYED, RESOLUTIONS, TERMINAL, Event, decode, encode
 
-RESOLUTIONS = frozenset({"effect_resolved", "effect_cancelled", "gate_escalated"})
-TERMINAL = frozenset({"run_completed", "run_failed", "run_cancelled"})
-KEYED = frozenset({"effect_requested", "recorded", "note", "artifact"})
-HUMAN_KINDS = frozenset({"breakpoint", "ask"})
-#: Written by others than the orchestrator (workers, timers, people, senders): a warm coroutine
-#: absorbs them without a replay from the top, since they answer requests rather than make them.
-EXTERNAL = RESOLUTIONS | {"signal_received"}
+__all__ = ["EXTERNAL", "HUMAN_KINDS", "KEYED", "RESOLUTIONS", "TERMINAL", "Event", "JournalView", "compact",
+           "decode", "encode", "now_iso"]
 
 
 def now_iso() -> str:
@@ -49,14 +44,6 @@ def compact(fields: dict[str, Any], **defaults: Any) -> dict[str, Any]:
     """
     return {k: v for k, v in fields.items()
             if v is not None and v != [] and v != {} and v is not False and not (k in defaults and defaults[k] == v)}
-
-
-def encode(event: Event) -> str:
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-
-
-def decode(raw: str) -> Event:
-    return json.loads(raw)
 
 
 class JournalView:

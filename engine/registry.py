@@ -20,7 +20,7 @@ import importlib.util
 import inspect
 import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -271,17 +271,20 @@ def _import_file(path: Path) -> None:
         raise PluginError.from_exception(str(path), exc) from exc
 
 
-def load_processes(extra_paths: str = "") -> dict[str, ProcessDef]:
-    """Import every process module: built-in, from directories, from entry points.
+def load_processes(extra_paths: str = "", *, packages: Iterable[str] = (),
+                   entry_point_group: str | None = None) -> dict[str, ProcessDef]:
+    """Import every process module: from ``packages``, from directories, from entry points.
 
+    The engine knows no process library of its own: the composition root (``shepherd.discovery``)
+    hands it the built-in packages and the entry-point group, so engine/ never imports processes/.
     A plug-in that fails to import raises PluginError: a worker without it would take work
     it cannot do, so it must not start (the CLI prints the one line and exits non-zero).
     """
-    import processes as builtin
-
-    for info in pkgutil.iter_modules(builtin.__path__, prefix="processes."):
-        if not info.name.rsplit(".", 1)[-1].startswith("_"):
-            importlib.import_module(info.name)
+    for package in packages:
+        library = importlib.import_module(package)
+        for info in pkgutil.iter_modules(library.__path__, prefix=f"{package}."):
+            if not info.name.rsplit(".", 1)[-1].startswith("_"):
+                importlib.import_module(info.name)
     for directory in filter(None, extra_paths.split(":")):
         root = Path(directory)
         if not root.is_dir():
@@ -289,7 +292,7 @@ def load_processes(extra_paths: str = "") -> dict[str, ProcessDef]:
         for path in sorted(root.glob("*.py")):
             if not path.name.startswith("_"):
                 _import_file(path)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in entry_points(group=entry_point_group) if entry_point_group else ():
         try:
             ep.load()
         except Exception as exc:

@@ -33,7 +33,7 @@ def behind_journal(journaled: Iterable[str], used: set[str], scopes: list[str]) 
     return False
 
 
-class ReplayLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+class ReplayLogger(logging.LoggerAdapter):
     """``ctx.log``: a ``logging.Logger``-like logger that is silent while the process replays.
 
     A process function runs again from the top on every cold wake; a plain logger would repeat

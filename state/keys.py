@@ -94,3 +94,85 @@ def dedup(token: str) -> str:
 def run_keys(run_id: str) -> list[str]:
     """The fixed keys a run's scripts take, in script order."""
     return [journal(run_id), meta(run_id), effects(run_id), gates(run_id), undispatched(run_id), signals(run_id)]
+
+
+# -- the Slack front end's own records -------------------------------------------------------------
+# Kept beside the engine's so that one file shows every key. The strings must never change:
+# runs in flight and posted cards refer to them (tests/test_keys.py pins each one).
+
+
+def slack_ledger(run_id: str) -> str:
+    """Hash beside the run: the Slack messages posted for it (card, thread, gates) and the intent
+    of a post in progress, so a restarted bot edits rather than posts twice."""
+    return f"{run_tag(run_id)}:slack"
+
+
+def slack_ledger_lock(run_id: str) -> str:
+    """Held by the one notifier syncing this run's messages right now."""
+    return f"{run_tag(run_id)}:slack:lock"
+
+
+def slack_reminders(run_id: str) -> str:
+    """Hash beside the run: what was reminded of its gates (opened, count, last, escalated)."""
+    return f"{run_tag(run_id)}:reminders"
+
+
+def slack_reminder_claim(run_id: str, gate: str, number: int | str) -> str:
+    """One reminder (or ``escalated``) of one gate: whoever sets it first posts it."""
+    return f"{run_tag(run_id)}:reminder:{gate}:{number}"
+
+
+#: Set of users who have opened the bot's App Home (their homes are refreshed as gates change).
+SLACK_HOME_USERS = f"{PREFIX}:slack:home_users"
+
+
+def slack_delivered(identity: str) -> str:
+    """A Slack delivery (event, command or click) already handled: a redelivery is dropped."""
+    return f"{PREFIX}:{{slack}}:delivered:{identity}"
+
+
+#: Recurring schedules share one hash tag (one Redis Cluster slot).
+SCHEDULES_TAG = f"{PREFIX}:{{schedules}}"
+SCHEDULES = f"{SCHEDULES_TAG}:all"
+"""Hash: schedule id -> JSON schedule."""
+SCHEDULES_CHECKED = f"{SCHEDULES_TAG}:checked"
+"""Hash: schedule id -> ISO time up to which its occurrences were handled."""
+
+
+def schedule_lock(schedule_id: str) -> str:
+    """Held by the one replica looking at that schedule right now."""
+    return f"{SCHEDULES_TAG}:lock:{schedule_id}"
+
+
+# -- the incident processes' own records (``{incidents}`` hash tag: never meets run keys) ---------
+
+INCIDENTS = f"{PREFIX}:{{incidents}}"
+INCIDENT_STATS = f"{INCIDENTS}:stats"
+"""Hash: incident id -> JSON statistics record."""
+INCIDENT_STATS_BY_TIME = f"{INCIDENTS}:stats:by_time"
+"""Sorted set: incident id by declaration time."""
+
+
+def incident_seq(day: str) -> str:
+    """INCR counter of the day's incident numbers (``yyyymmdd``)."""
+    return f"{INCIDENTS}:seq:{day}"
+
+
+def incident_id(idempotency_key: str) -> str:
+    """The incident id a task delivery was given (a redelivery gets the same one)."""
+    return f"{INCIDENTS}:id:{idempotency_key}"
+
+
+def incident_done(idempotency_key: str) -> str:
+    """A task's recorded result, once per idempotency key."""
+    return f"{INCIDENTS}:done:{idempotency_key}"
+
+
+def incident_effect(key: str) -> str:
+    """An external effect's recorded outcome (a page, a channel), once per key."""
+    return f"{INCIDENTS}:effect:{key}"
+
+
+def incident_intent(key: str) -> str:
+    """An external effect about to be attempted (what to look for after a crash)."""
+    return f"{INCIDENTS}:intent:{key}"

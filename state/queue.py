@@ -16,6 +16,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT, KeyT, StreamIdT
 
 from state import keys
 
@@ -26,6 +27,11 @@ class Entry:
     id: str
     fields: dict[str, str]
     deliveries: int = 1
+
+
+def _copy(fields: dict[str, str]) -> dict[FieldT, EncodableT]:
+    """The entry's fields, as redis-py's (invariant) ``dict[FieldT, EncodableT]`` for a re-add."""
+    return {name: value for name, value in fields.items()}
 
 
 def handoffs(entry: Entry) -> int:
@@ -46,7 +52,7 @@ class WorkQueue:
                     raise
 
     @staticmethod
-    def task_fields(run_id: str, request: dict[str, Any]) -> dict[str, str]:
+    def task_fields(run_id: str, request: dict[str, Any]) -> dict[FieldT, EncodableT]:
         return {"run": run_id, "key": request["key"], "kind": request["kind"], "name": request["name"],
                 "args": json.dumps(request.get("args") or {}, separators=(",", ":"))}
 
@@ -58,7 +64,7 @@ class WorkQueue:
         return (client or self.redis).xadd(keys.NOTIFY_STREAM, {"run": run_id}, maxlen=100_000, approximate=True)
 
     def enqueue_wake(self, run_id: str, client: Any = None, handoffs: int = 0) -> Any:
-        fields = {"run": run_id, "handoffs": str(handoffs)} if handoffs else {"run": run_id}
+        fields: dict[FieldT, EncodableT] = {"run": run_id, "handoffs": str(handoffs)} if handoffs else {"run": run_id}
         return (client or self.redis).xadd(keys.WAKE_STREAM, fields)
 
     async def hand_off(self, entry: Entry) -> None:
@@ -66,12 +72,16 @@ class WorkQueue:
 
         One transaction, so the work is never lost nor left with this consumer."""
         pipe = self.redis.pipeline(transaction=True)
-        pipe.xadd(entry.stream, {**entry.fields, "handoffs": str(handoffs(entry) + 1)})
+        fields = _copy(entry.fields)
+        fields["handoffs"] = str(handoffs(entry) + 1)
+        pipe.xadd(entry.stream, fields)
         self.queue_ack(pipe, entry)
         await pipe.execute()
 
     async def read(self, consumer: str, count: int, block_ms: int, wake_only: bool = False) -> list[Entry]:
-        streams = {keys.WAKE_STREAM: ">"} if wake_only else {keys.WAKE_STREAM: ">", keys.TASKS_STREAM: ">"}
+        streams: dict[KeyT, StreamIdT] = {keys.WAKE_STREAM: ">"}
+        if not wake_only:
+            streams[keys.TASKS_STREAM] = ">"
         reply = await self.redis.xreadgroup(keys.CONSUMER_GROUP, consumer, streams, count=count, block=block_ms)
         return [Entry(stream, entry_id, fields) for stream, entries in reply or [] for entry_id, fields in entries
                 if fields is not None]
@@ -106,8 +116,10 @@ class WorkQueue:
         return entries
 
     async def dead_letter(self, entry: Entry, reason: str) -> None:
-        await self.redis.xadd(keys.DEAD_LETTERS, {**entry.fields, "stream": entry.stream, "entry": entry.id,
-                                                  "deliveries": str(entry.deliveries), "reason": reason})
+        fields = _copy(entry.fields)
+        fields.update({"stream": entry.stream, "entry": entry.id, "deliveries": str(entry.deliveries),
+                       "reason": reason})
+        await self.redis.xadd(keys.DEAD_LETTERS, fields)
         await self.ack(entry)
 
     async def dead_letters(self) -> list[dict[str, str]]:

@@ -13,18 +13,25 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
-from engine.journal import Event, decode, encode
 from state import keys
+from state.journal import Event, decode, encode
 from state.scripts import Scripts
 
-if TYPE_CHECKING:
-    from engine.policy import GatePolicy
+
+class GateDefaults(Protocol):
+    """What the store needs of operators' gate defaults (``engine.policy.GatePolicy`` is one).
+
+    A protocol, not an import: state/ imports nothing of ours.
+    """
+
+    def apply(self, process: str, gate: dict[str, Any]) -> dict[str, Any]: ...
+
 
 STATUSES = ("running", "waiting", "completed", "failed", "cancelled")
 
@@ -34,7 +41,7 @@ def _json(value: Any) -> str:
 
 
 class RunStore:
-    def __init__(self, redis: Redis, *, gate_policy: GatePolicy | None = None) -> None:
+    def __init__(self, redis: Redis, *, gate_policy: GateDefaults | None = None) -> None:
         self.redis = redis
         self.scripts = Scripts(redis)
         self.gate_policy = gate_policy

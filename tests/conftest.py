@@ -17,9 +17,9 @@ from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
-from engine.registry import load_processes
 from engine.settings import Settings
 from engine.worker import Worker
+from shepherd.discovery import load_processes
 from state.connection import connect
 from state.embedded import ensure_embedded_redis
 from tests.helpers import EXAMPLES, start_worker

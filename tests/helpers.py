@@ -62,7 +62,7 @@ def worker_env(redis_url: str, data_dir: Path, *, failpoints: str = "", processe
 def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """A real ``shepherd worker`` process (so it can be killed with SIGKILL)."""
     log = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "shepherd.cli", "worker"], env=env, cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT)
 
 

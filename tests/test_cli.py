@@ -27,7 +27,7 @@ def running_worker(env: dict[str, str], tmp_path: Path) -> Iterator[None]:
 
 
 def shepherd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -61,7 +61,7 @@ def test_run_and_approve_a_gate_from_the_terminal(env: dict[str, str], running_w
 
 
 def test_run_wait_follows_the_run_to_its_end(env: dict[str, str], running_worker: None) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "gate-demo", "--wait", "--as", "alice"],
+    proc = subprocess.Popen([sys.executable, "-m", "shepherd.cli", "run", "gate-demo", "--wait", "--as", "alice"],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     first = proc.stdout.readline()

@@ -12,7 +12,8 @@ import pytest
 from pydantic import BaseModel
 
 from engine.code_hash import process_modules
-from engine.registry import ProcessDef, get_process, load_processes
+from engine.registry import ProcessDef, get_process
+from shepherd.discovery import load_processes
 
 
 @pytest.fixture

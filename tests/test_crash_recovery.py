@@ -23,10 +23,10 @@ from redis.asyncio import Redis
 from engine.client import ShepherdClient
 from engine.executors import TaskContext, run_task
 from engine.journal import TERMINAL, Event, now_iso
-from engine.registry import load_processes
 from engine.runtime import Orchestrator
 from engine.settings import Settings
 from engine.worker import Worker
+from shepherd.discovery import load_processes
 from state import keys
 from state.queue import WorkQueue
 from state.store import RunStore

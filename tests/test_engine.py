@@ -16,7 +16,8 @@ from engine.cancellation import cleanup_request
 from engine.client import ShepherdClient
 from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownGate, UnknownProcess, UnknownRun
 from engine.journal import now_iso
-from engine.registry import get_process, load_processes
+from engine.registry import get_process
+from shepherd.discovery import load_processes
 from state import keys
 from state.store import RunStore
 from tests.helpers import wait_for, wait_for_gate

@@ -24,10 +24,10 @@ import pytest
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
-from engine.registry import load_processes
 from engine.settings import Settings
 from engine.worker import Worker
 from sandbox import SandboxServer
+from shepherd.discovery import load_processes
 from state import keys
 from state.timers import member
 from tests.bot.conftest import Slack
@@ -45,7 +45,7 @@ def front_end(redis_url: str, tmp_path: Path, failpoint: str, *args: str) -> sub
     """Run a ``shepherd`` CLI command (a front end, as the bot is) that dies at ``failpoint``."""
     env = worker_env(redis_url, tmp_path / "data", failpoints=failpoint, processes_path=f"{KILL_EXAMPLES}:{EXAMPLES}",
                      SHEPHERD_SWEEP_AFTER=SWEEP_AFTER)
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
 
 
@@ -230,7 +230,7 @@ class Processes:
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         self.generation += 1
         log = open(self.tmp_path / f"{self.generation:02d}-{name}.log", "ab")  # noqa: SIM115 - the child's
-        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", *args], env=env, cwd=ROOT, stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT, stdout=log,
                                 stderr=subprocess.STDOUT)
         self.started.append(proc)
         return proc

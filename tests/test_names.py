@@ -21,10 +21,11 @@ from redis.asyncio import Redis
 
 from engine.client import ShepherdClient, import_form
 from engine.errors import ProcessDefinitionError
-from engine.registry import FORMS, TASKS, form, get_task, load_processes, task, unregister_module
+from engine.registry import FORMS, TASKS, form, get_task, task, unregister_module
 from engine.runtime import Orchestrator
 from engine.settings import Settings
 from engine.worker import Worker
+from shepherd.discovery import load_processes
 from state import keys
 from state.store import RunStore
 from state.timers import Timers

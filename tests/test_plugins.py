@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import PluginError
-from engine.registry import PROCESSES, TASKS, load_processes, unregister_module
+from engine.registry import PROCESSES, TASKS, unregister_module
+from shepherd.discovery import load_processes
 from tests.helpers import ROOT, worker_env
 
 BROKEN = '''
@@ -45,7 +46,7 @@ def forget_plugins() -> Iterator[None]:
 
 
 def run_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", "worker"], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "shepherd.cli", "worker"], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 

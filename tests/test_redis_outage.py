@@ -23,9 +23,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from engine.client import ShepherdClient
 from engine.journal import Event
-from engine.registry import load_processes
 from engine.settings import Settings
 from engine.worker import Worker
+from shepherd.discovery import load_processes
 from state import keys
 from state.connection import connect
 from state.store import RunStore
@@ -180,7 +180,7 @@ def test_cli_with_redis_unreachable_says_so_in_one_line(command: list[str], tmp_
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     env = worker_env(url, tmp_path / "data")
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "engine.cli", *command], env=env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "shepherd.cli", *command], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=30)
     assert done.returncode != 0, done
     lines = done.stderr.splitlines()

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
 from engine.errors import RunClosed, UnknownRun
-from engine.registry import load_processes
+from shepherd.discovery import load_processes
 from state.store import RunStore
 from tests.helpers import wait_for, wait_for_gate
 

@@ -31,7 +31,7 @@ def running_worker(env: dict[str, str], tmp_path: Path) -> Iterator[None]:
 
 
 def shepherd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 

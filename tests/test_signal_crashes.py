@@ -125,7 +125,7 @@ async def test_a_signal_whose_sender_died_before_the_wake_is_swept(redis: Redis,
     wakes = await redis.xlen(keys.WAKE_STREAM)
     env = worker_env(redis_url, tmp_path / "data", failpoints="after_signal",
                      processes_path=f"{SIGNAL_EXAMPLES}:{EXAMPLES}", SHEPHERD_SWEEP_AFTER="0.3")
-    died = subprocess.run([sys.executable, "-m", "engine.cli", "signal", run_id, "update", "text=late night",
+    died = subprocess.run([sys.executable, "-m", "shepherd.cli", "signal", run_id, "update", "text=late night",
                            "--as", "alice"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert died.returncode == KILLED, died.stderr
     assert await redis.xlen(keys.WAKE_STREAM) == wakes  # no wake was queued ...

@@ -17,8 +17,9 @@ from engine.client import ShepherdClient
 from engine.context import Execution
 from engine.errors import GateClosed, NotAllowed, RunClosed, UnknownSignal
 from engine.journal import TERMINAL, Event, JournalView
-from engine.registry import get_process, load_processes
+from engine.registry import get_process
 from engine.worker import Worker
+from shepherd.discovery import load_processes
 from state import keys
 from state.timers import member
 from tests.helpers import check_journal, wait_for, wait_for_gate

@@ -10,9 +10,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
-from engine.registry import load_processes
 from engine.settings import Settings
 from engine.worker import Worker
+from shepherd.discovery import load_processes
 from state.connection import connect
 from state.embedded import ensure_embedded_redis
 from tests.helpers import start_worker, wait_for, wait_for_gate, worker_env

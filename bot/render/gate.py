@@ -38,7 +38,7 @@ def details_attachment(facts: dict[str, Any]) -> list[dict[str, Any]]:
     chunks = [text[i:i + DETAIL_CHUNK] for i in range(0, min(len(text), DETAIL_CHUNK * 10), DETAIL_CHUNK)]
     if len(text) > DETAIL_CHUNK * 10:
         chunks[-1] = short(chunks[-1], DETAIL_CHUNK - 40) + " (cut: see the run's artifacts)"
-    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": "All details"}]}]
+    blocks: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": "All details"}]}]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks]
     return [{"color": "#8c8c8c", "fallback": short(text, 300), "blocks": blocks}]
 

@@ -33,7 +33,7 @@ def _may_have_paged(run: CancelledRun, start: IncidentStart, page: PageResult | 
     if page is not None:
         return page.via == "pagerduty"
     try:  # the page step had not finished: it may still have reached PagerDuty
-        pages = SEVERITIES[Severity(run.inputs.get("severity"))].page
+        pages = SEVERITIES[Severity(run.inputs.get("severity", ""))].page
     except (ValueError, KeyError):
         pages = True
     return pages and start.pagerduty_configured

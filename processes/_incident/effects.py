@@ -26,7 +26,8 @@ from engine.failpoints import failpoint
 from integrations.pagerduty import EventAction, PagerDuty, PagerDutyError
 from integrations.slack import ChannelOutcome, SlackProblem, WorkerSlack
 from integrations.slack_metadata import metadata
-from processes._incident.store import KEEP, PREFIX
+from processes._incident.store import KEEP
+from state import keys
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ test_incident_kill_matrix.py kills at every one, at each place the run reaches i
 
 
 def _record(key: str) -> str:
-    return f"{PREFIX}:effect:{key}"
+    return keys.incident_effect(key)
 
 
 def _intent(key: str) -> str:
-    return f"{PREFIX}:intent:{key}"
+    return keys.incident_intent(key)
 
 
 async def recorded(redis: Any, key: str) -> dict[str, Any] | None:

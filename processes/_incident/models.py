@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from pydantic import BaseModel, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 from engine import form
 from processes._incident.timeline import Durations
 from processes.incident_policy import Severity
 
-USER = {"slack": "user"}
+USER: JsonDict = {"slack": "user"}
 
 
 # -- forms -------------------------------------------------------------------------------------

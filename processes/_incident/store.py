@@ -1,9 +1,8 @@
 """Incident state kept in Redis by tasks: the id counter, task results, and statistics.
 
-Keys share the ``{incidents}`` hash tag (one Redis Cluster slot) and never meet run keys:
-``shepherd:{incidents}:seq:<yyyymmdd>`` (INCR counter), ``...:id:<idempotency key>`` (the id a
-task delivery was given), ``...:done:<idempotency key>`` (a task's recorded result),
-``...:stats`` (hash: incident id -> JSON) and ``...:stats:by_time`` (sorted set by declaration).
+Keys share the ``{incidents}`` hash tag (one Redis Cluster slot) and never meet run keys; they are
+defined with every other key in ``state.keys`` (``incident_seq``, ``incident_id``, ``incident_done``,
+``INCIDENT_STATS``, ``INCIDENT_STATS_BY_TIME``).
 """
 
 from __future__ import annotations
@@ -13,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-PREFIX = "shepherd:{incidents}"
+from state import keys
+
 KEEP = 90 * 86400
 """Seconds a recorded task result or allocated id is kept (far beyond any redelivery)."""
 
 
-def seq_key(day: str) -> str:
-    return f"{PREFIX}:seq:{day}"
+seq_key = keys.incident_seq
 
 
 def _need(redis: Any) -> Any:
@@ -31,7 +30,7 @@ def _need(redis: Any) -> Any:
 async def allocate_id(redis: Any, idempotency_key: str, now: datetime) -> str:
     """``INC-<yyyymmdd>-<n>``: the next number of the day, the same one if this delivery repeats."""
     redis = _need(redis)
-    marker = f"{PREFIX}:id:{idempotency_key}"
+    marker = keys.incident_id(idempotency_key)
     known = await redis.get(marker)
     if known:
         return str(known)
@@ -50,7 +49,7 @@ async def remember(redis: Any, idempotency_key: str,
     """``work()``'s result, computed once per idempotency key (no Redis: computed every time)."""
     if redis is None:
         return await work()
-    key = f"{PREFIX}:done:{idempotency_key}"
+    key = keys.incident_done(idempotency_key)
     known = await redis.get(key)
     if known:
         return dict(json.loads(known))
@@ -63,16 +62,16 @@ async def save_stats(redis: Any, record: dict[str, Any]) -> None:
     redis = _need(redis)
     declared = datetime.fromisoformat(record["declared_at"]).timestamp()
     pipe = redis.pipeline(transaction=True)
-    pipe.hset(f"{PREFIX}:stats", record["incident_id"], json.dumps(record, sort_keys=True))
-    pipe.zadd(f"{PREFIX}:stats:by_time", {record["incident_id"]: declared})
+    pipe.hset(keys.INCIDENT_STATS, record["incident_id"], json.dumps(record, sort_keys=True))
+    pipe.zadd(keys.INCIDENT_STATS_BY_TIME, {record["incident_id"]: declared})
     await pipe.execute()
 
 
 async def load_stats(redis: Any, since: datetime) -> list[dict[str, Any]]:
     """Every recorded incident declared at or after ``since``, oldest first."""
     redis = _need(redis)
-    ids = await redis.zrangebyscore(f"{PREFIX}:stats:by_time", since.timestamp(), "+inf")
+    ids = await redis.zrangebyscore(keys.INCIDENT_STATS_BY_TIME, since.timestamp(), "+inf")
     if not ids:
         return []
-    raw = await redis.hmget(f"{PREFIX}:stats", ids)
+    raw = await redis.hmget(keys.INCIDENT_STATS, ids)
     return [json.loads(r) for r in raw if r]

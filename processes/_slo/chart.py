@@ -22,9 +22,11 @@ def burn_down_png(points: list[tuple[float, float]], *, title: str, target: floa
     remaining = [100 * v for _, v in points]
     figure, axes = plt.subplots(figsize=(8, 4), dpi=100)
     try:
-        axes.plot(times, remaining, color="#1f77b4", linewidth=2, label="budget remaining")
+        # matplotlib converts datetimes itself (matplotlib.dates); its type stubs accept only numbers.
+        axes.plot(times, remaining, color="#1f77b4", linewidth=2, label="budget remaining")  # type: ignore[arg-type]
         axes.axhline(0, color="#d62728", linewidth=1, linestyle="--", label="budget exhausted")
-        axes.fill_between(times, remaining, 0, where=[r < 0 for r in remaining], color="#d62728", alpha=0.2)
+        axes.fill_between(times, remaining, 0, where=[r < 0 for r in remaining],  # type: ignore[arg-type]
+                          color="#d62728", alpha=0.2)
         axes.set_ylabel(f"% of error budget left ({window} window)")
         axes.set_title(f"{title} — target {target:g}%")
         locator = AutoDateLocator()

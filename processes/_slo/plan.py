@@ -5,6 +5,8 @@ A pure function, so each replay (and each re-plan after a review) rebuilds the s
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import BaseModel
 
 from engine.arguments import ArgumentError, parse_arguments, split_command_text, validate_inputs
@@ -44,7 +46,10 @@ def plan_slo(inputs: SLOInputs, config: SLOConfig) -> SLOPlan:
 REPLANNABLE = ("target", "window", "sli", "threshold")
 
 
-def reviewer_overrides(current: SLOInputs, comment: str | None) -> tuple[SLOInputs | None, str | None]:
+Inputs = TypeVar("Inputs", bound=SLOInputs)
+
+
+def reviewer_overrides(current: Inputs, comment: str | None) -> tuple[Inputs | None, str | None]:
     """The SLO a reviewer asked for in a rejection comment (``key=value`` words), or why not.
 
     Returns (None, None) when the comment asks for no change: then there is nothing to re-plan.

@@ -8,8 +8,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.membership import NOT_A_MEMBER
 from bot.settings import SettingsProblem, load_bot_settings
-from engine.cli import main
 from engine.client import ShepherdClient
+from shepherd.cli import main
 from tests.bot.conftest import Harness, Slack
 from tests.sandbox.control_client import Control, eventually
 

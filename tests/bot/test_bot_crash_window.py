@@ -36,7 +36,7 @@ async def test_post_then_crash_is_not_repeated(server: SandboxServer, slack: Sla
     crashing = CrashAfterPost(token=server.bot_token, base_url=server.api_url)
     for web in (crashing, crashing, crashing, good):  # crash after the card, the steps, the gate
         try:
-            await RunSync(web, client.store, ledgers, ChannelPacer(0)).sync(run_id)
+            await RunSync(web, client, ledgers, ChannelPacer(0)).sync(run_id)
         except Crash:
             assert (await ledgers.load(run_id)).intent is not None
     ledger = await ledgers.load(run_id)

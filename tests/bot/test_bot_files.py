@@ -70,12 +70,12 @@ async def _crash_then_sync(server: SandboxServer, client: ShepherdClient, crashi
     good = AsyncWebClient(token=server.bot_token, base_url=server.api_url)
     bad = crashing(token=server.bot_token, base_url=server.api_url)
     try:
-        await RunSync(bad, client.store, ledgers, ChannelPacer(0)).sync(run_id)
+        await RunSync(bad, client, ledgers, ChannelPacer(0)).sync(run_id)
     except Crash:
         assert (await ledgers.load(run_id)).intent["kind"] == "shepherd_file"  # type: ignore[index]
     else:
         raise AssertionError("the upload never crashed")
-    await RunSync(good, client.store, ledgers, ChannelPacer(0)).sync(run_id)
+    await RunSync(good, client, ledgers, ChannelPacer(0)).sync(run_id)
     ledger = await ledgers.load(run_id)
     assert ledger.intent is None and ledger.gates
     return ledger.card

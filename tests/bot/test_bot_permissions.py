@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.serve import serve
-from engine.cli import main as shepherd_main
 from engine.client import ShepherdClient
 from engine.policy import GatePolicy
-from engine.registry import load_processes
 from engine.settings import Settings
 from sandbox import SandboxServer
+from shepherd.cli import main as shepherd_main
+from shepherd.discovery import load_processes
+from shepherd.serve import serve
 from tests.bot.conftest import Harness, Slack
 from tests.helpers import wait_for, wait_for_gate
 from tests.sandbox.control_client import Control, eventually

@@ -8,7 +8,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
-from engine.registry import load_processes
+from shepherd.discovery import load_processes
 from tests.bot.conftest import Harness, Slack
 from tests.helpers import wait_for
 from tests.sandbox.control_client import eventually

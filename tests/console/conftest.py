@@ -1,6 +1,6 @@
 """Fixtures for the browser tests: the whole ``shepherd sandbox`` stack in-process, and Chromium.
 
-The stack is ``sandbox.launcher.run`` itself (sandbox server, the real bot over Socket Mode, an
+The stack is ``shepherd.launcher.run`` itself (sandbox server, the real bot over Socket Mode, an
 engine worker) on the test's Redis; the browser is Debian's chromium driven by playwright
 (``.ci/run`` installs it; ``playwright install`` is never used: there is no internet).
 """
@@ -18,8 +18,8 @@ from playwright.async_api import Browser, Page, async_playwright
 from redis.asyncio import Redis
 
 from engine.settings import Settings
-from sandbox import launcher
-from sandbox.launcher import Stack
+from shepherd import launcher
+from shepherd.launcher import Stack
 
 CHROMIUM = os.environ.get("SHEPHERD_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"

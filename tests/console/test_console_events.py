@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from sandbox.launcher import Stack
+from shepherd.launcher import Stack
 from tests.console.conftest import DESKTOP, WAIT_MS, Console
 from tests.console.test_console_render import web
 

@@ -15,7 +15,7 @@ import pytest
 from playwright.async_api import expect
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox.launcher import Stack
+from shepherd.launcher import Stack
 from tests.console.conftest import DESKTOP, WAIT_MS, Console
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ import pytest
 
 from engine.registry import PROCESSES
 from sandbox import SandboxServer, console_routes
-from sandbox.launcher import banner, suggestions
+from shepherd.launcher import banner, suggestions
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from sandbox import SandboxServer
-from sandbox.launcher import Stack, worker_slack_env
+from shepherd.launcher import Stack, worker_slack_env
 from tests.sandbox.control_client import Control, eventually
 
 

@@ -24,7 +24,7 @@ def settings(settings: Settings) -> Settings:
 async def shepherd(redis_url: str, *argv: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update({"REDIS_URL": redis_url, "PYTHONPATH": str(ROOT), "SHEPHERD_USER": "alice"})
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "engine.cli", *argv, env=env, cwd=ROOT,
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "shepherd.cli", *argv, env=env, cwd=ROOT,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     out, _ = await proc.communicate()
     assert proc.returncode == 0, out.decode()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.registry import load_processes
-from processes._docs import DOCS_DIR, builtin, render, stale_pages
+from shepherd.discovery import load_processes
+from shepherd.docs import DOCS_DIR, builtin, render, stale_pages
 from tests.helpers import ROOT, start_worker, stop_worker, worker_env
 from tests.processes.conftest import needs_promtool
 
@@ -24,7 +24,7 @@ def env(redis_url: str, tmp_path: Path, redis, monkeypatch: pytest.MonkeyPatch) 
 
 
 def shepherd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -99,7 +99,7 @@ def test_docs_pages_say_what_a_process_needs_and_produces() -> None:
 
 
 def test_docs_check_reports_a_stale_page(tmp_path: Path) -> None:
-    from processes._docs import run
+    from shepherd.docs import run
 
     assert run(check=False, out=tmp_path) == 0
     (tmp_path / "slo-setup.md").write_text("old\n")

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from engine.errors import PluginError, ProcessDefinitionError
-from engine.registry import ENTRY_POINT_GROUP, PROCESSES, load_processes
+from engine.registry import ENTRY_POINT_GROUP, PROCESSES
+from shepherd.discovery import load_processes
 from tests.helpers import ROOT
 
 PLUGIN = textwrap.dedent('''
@@ -97,10 +98,10 @@ def test_a_processes_path_directory_is_loaded_and_a_bad_entry_is_named(tmp_path:
 def test_the_terminal_lists_and_documents_plugins(tmp_path: Path) -> None:
     make_distribution(tmp_path, "shepherd_cli_plugin", "plugin-cli")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{tmp_path}:{ROOT}", "HOME": str(tmp_path)}
-    listed = subprocess.run([sys.executable, "-m", "engine.cli", "processes"], env=env, cwd=ROOT,
+    listed = subprocess.run([sys.executable, "-m", "shepherd.cli", "processes"], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert "plugin-cli" in listed.stdout and "slo-setup" in listed.stdout, listed.stderr
-    shown = subprocess.run([sys.executable, "-m", "engine.cli", "processes", "plugin-cli"], env=env, cwd=ROOT,
+    shown = subprocess.run([sys.executable, "-m", "shepherd.cli", "processes", "plugin-cli"], env=env, cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
     assert shown.stdout.startswith("# `plugin-cli` — Plug-in greeting\n")
     assert "| `name` | text | required | who to greet |" in shown.stdout

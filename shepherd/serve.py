@@ -10,9 +10,9 @@ import sys
 
 from bot.app import Bot
 from bot.settings import SettingsProblem, load_bot_settings
-from engine.registry import load_processes
 from engine.settings import Settings
 from engine.worker import Worker
+from shepherd.discovery import load_processes
 from state.connection import connect, resolve_url
 
 log = logging.getLogger(__name__)

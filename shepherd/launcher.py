@@ -26,13 +26,14 @@ from typing import TextIO
 
 from redis.asyncio import Redis
 
-from engine.registry import ProcessDef, load_processes
+from engine.registry import ProcessDef
 from engine.settings import Settings
 from engine.worker import Worker
 from sandbox import console_routes
 from sandbox.console_routes import DEFAULT_SUGGESTIONS, Suggestion
 from sandbox.seed import HUMANS
 from sandbox.server import SandboxServer
+from shepherd.discovery import load_processes
 from state.connection import connect, describe
 from state.embedded import ensure_embedded_redis
 
@@ -180,8 +181,8 @@ async def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, 
     finally:
         await _shutdown(server, redis, bot, worker, worker_task)
         stack.close()
-        for sig in handled:
-            loop.remove_signal_handler(sig)
+        for number in handled:
+            loop.remove_signal_handler(number)
     print("stopped.", file=out, flush=True)
     return 0
 

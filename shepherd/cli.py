@@ -19,9 +19,10 @@ from typing import Any
 from engine.arguments import ArgumentError, parse_command
 from engine.client import RunView, ShepherdClient
 from engine.errors import ShepherdError
-from engine.registry import get_process, load_processes
+from engine.registry import get_process
 from engine.settings import Settings
 from engine.signals import describe_senders
+from shepherd.discovery import load_processes
 from state.connection import RedisUnavailable, connect, resolve_url
 
 MARKS = {"done": "✓", "failed": "✗", "pending": "…", "cancelled": "⊘"}
@@ -62,7 +63,7 @@ def format_run(run: RunView) -> str:
 async def cmd_processes(args: argparse.Namespace, settings: Settings) -> int:
     registry = load_processes(settings.processes_path)
     if args.process:
-        from processes._docs import render  # the same page as docs/processes/<id>.md
+        from shepherd.docs import render  # the same page as docs/processes/<id>.md
 
         print(render(get_process(args.process)))
         return 0
@@ -74,7 +75,7 @@ async def cmd_processes(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    from processes._docs import DOCS_DIR, run
+    from shepherd.docs import DOCS_DIR, run
 
     return run(args.check, args.out or DOCS_DIR)
 
@@ -212,13 +213,13 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.serve import serve  # Slack libraries load only for the bot
+    from shepherd.serve import serve  # Slack libraries load only for the bot
 
     return await serve(settings, port=args.port, worker=not args.no_worker)
 
 
 async def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    from sandbox.launcher import run  # the sandbox and Slack libraries load only for this command
+    from shepherd.launcher import run  # the sandbox and Slack libraries load only for this command
 
     return await run(settings, host=args.host, port=args.port)
 
