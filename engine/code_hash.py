@@ -2,7 +2,7 @@
 
 Why: the hash is recorded at run creation so that a later non-deterministic replay can be
 explained ("the code changed under this run"). Hashing the process module alone hid most
-changes: incident-response's steps live in ``processes._incident.*``, so editing a helper
+changes: incident-response's steps live in ``processes.incident.*``, so editing a helper
 left the hash as it was. The closure followed here is the process module's imports,
 transitively, restricted to its top-level package (``processes.*`` for shipped processes):
 that is the code a replay runs. The SDK (``engine``) and the integrations are left out; they

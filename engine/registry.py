@@ -1,7 +1,7 @@
 """Process, task and form declarations, and where they are found.
 
 ``@process``, ``@task`` and ``@form`` register at import time. Workers and front ends
-import the same modules (the ``processes`` package, ``SHEPHERD_PROCESSES_PATH``
+import the same modules (those ``processes.catalog`` lists, ``SHEPHERD_PROCESSES_PATH``
 directories and the ``shepherd.processes`` entry-point group), so a name in
 the journal always resolves to the same function or form everywhere.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -272,16 +271,16 @@ def _import_file(path: Path) -> None:
 
 
 def load_processes(extra_paths: str = "") -> dict[str, ProcessDef]:
-    """Import every process module: built-in, from directories, from entry points.
+    """Import every process module: the shipped ones (``processes.catalog``), then those in
+    directories, then entry points.
 
     A plug-in that fails to import raises PluginError: a worker without it would take work
     it cannot do, so it must not start (the CLI prints the one line and exits non-zero).
     """
-    import processes as builtin
+    from processes.catalog import shipped_modules
 
-    for info in pkgutil.iter_modules(builtin.__path__, prefix="processes."):
-        if not info.name.rsplit(".", 1)[-1].startswith("_"):
-            importlib.import_module(info.name)
+    for module in shipped_modules():  # the explicit list, not "every module without an underscore"
+        importlib.import_module(module)
     for directory in filter(None, extra_paths.split(":")):
         root = Path(directory)
         if not root.is_dir():

@@ -63,5 +63,5 @@ def test_the_hash_covers_imported_helpers_of_the_same_package(package: Path) -> 
 def test_a_shipped_process_hashes_its_helpers() -> None:
     load_processes()
     modules = process_modules(get_process("incident-response").module)
-    assert {"processes.incident_response", "processes._incident.tasks", "processes._incident.models"} <= set(modules)
+    assert {"processes.incident.response", "processes.incident.tasks", "processes.incident.models"} <= set(modules)
     assert not any(m.startswith(("engine", "integrations")) for m in modules)

@@ -11,8 +11,8 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field, model_validator
 
 from engine import form
-from processes._incident.timeline import Durations
-from processes.incident_policy import Severity
+from processes.incident.policy import Severity
+from processes.incident.timeline import Durations
 
 USER = {"slack": "user"}
 
@@ -20,7 +20,7 @@ USER = {"slack": "user"}
 # -- forms -------------------------------------------------------------------------------------
 
 
-@form("incident.roles")
+@form("incident.roles", aliases=["processes._incident.models:RolesForm"])
 class RolesForm(BaseModel):
     """Who does what in this incident."""
 
@@ -32,7 +32,7 @@ class RolesForm(BaseModel):
     scribe: str | None = Field(default=None, description="Scribe: keeps the timeline", json_schema_extra=USER)
 
 
-@form("incident.status_update")
+@form("incident.status_update", aliases=["processes._incident.models:StatusUpdate"])
 class StatusUpdate(BaseModel):
     """The commander's periodic update."""
 
@@ -41,7 +41,7 @@ class StatusUpdate(BaseModel):
     mitigated: bool = Field(default=False, description="Tick when the impact has stopped")
 
 
-@form("incident.postmortem")
+@form("incident.postmortem", aliases=["processes._incident.models:PostmortemInput"])
 class PostmortemInput(BaseModel):
     """What only people know, for the postmortem document."""
 
@@ -52,7 +52,7 @@ class PostmortemInput(BaseModel):
     went_badly: str | None = Field(default=None, max_length=3000, description="What went badly")
 
 
-@form("incident.action_item")
+@form("incident.action_item", aliases=["processes._incident.models:ActionItemForm"])
 class ActionItemForm(BaseModel):
     """One follow-up action (leave the title empty when there are no more)."""
 

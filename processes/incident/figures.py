@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from processes._incident.timeline import human
+from processes.incident.timeline import human
 
 MEASURES = {"tta": "Time to acknowledge", "ttm": "Time to mitigate", "ttr": "Time to resolve"}
 

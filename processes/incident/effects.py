@@ -26,7 +26,7 @@ from engine.failpoints import failpoint
 from integrations.pagerduty import EventAction, PagerDuty, PagerDutyError
 from integrations.slack import ChannelOutcome, SlackProblem, WorkerSlack
 from integrations.slack_metadata import metadata
-from processes._incident.store import KEEP, PREFIX
+from processes.incident.store import KEEP, PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``incident-response``: declare an incident and drive it to resolution and a reviewed postmortem.
 
 The code reads like the runbook; the policy (who is paged, how often updates are due) is data
-in ``processes.incident_policy`` and the environment; helpers live in ``processes._incident``.
+in ``processes.incident.policy`` and the environment; helpers live in ``processes.incident``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field, field_validator
 
 from engine import Approvers, Context, Decision, process
 from engine.mrkdwn import escape, mention
-from processes._incident.cancel import release_incident
-from processes._incident.models import (
+from processes.incident.cancel import release_incident
+from processes.incident.models import (
     USER,
     ActionItem,
     ActionItemForm,
@@ -34,8 +34,9 @@ from processes._incident.models import (
     StatsRecord,
     StatusUpdate,
 )
-from processes._incident.postmortem import PostmortemFacts, render
-from processes._incident.tasks import (
+from processes.incident.policy import ROLES, SEVERITIES, Severity
+from processes.incident.postmortem import PostmortemFacts, render
+from processes.incident.tasks import (
     begin_incident,
     file_issue,
     invite_people,
@@ -46,8 +47,7 @@ from processes._incident.tasks import (
     post_message,
     record_stats,
 )
-from processes._incident.timeline import Timeline, durations, human
-from processes.incident_policy import ROLES, SEVERITIES, Severity
+from processes.incident.timeline import Timeline, durations, human
 
 _MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
 
@@ -99,7 +99,7 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
     needs no invitation; where Slack refuses, e.g. a private channel without the bot, the thread
     says to invite it, and the page goes on).
 
-    Policy is data (`processes/incident_policy.py`): SEV-1 pages, notifies execs and wants an
+    Policy is data (`processes/incident/policy.py`): SEV-1 pages, notifies execs and wants an
     update every 15 min; SEV-2 pages, every 30 min; SEV-3 every 60 min; SEV-4 no cadence. SEV-1/2
     and customer-facing incidents get a postmortem. SHEPHERD_INCIDENT_CADENCE_SECONDS or
     SHEPHERD_INCIDENT_CADENCE_SCALE change every cadence (drills, tests).

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from processes._incident.models import ActionItem, PostmortemInput, RolesForm
-from processes._incident.timeline import Durations, Entry, Timeline, human
-from processes.incident_policy import ROLES, Severity
+from processes.incident.models import ActionItem, PostmortemInput, RolesForm
+from processes.incident.policy import ROLES, Severity
+from processes.incident.timeline import Durations, Entry, Timeline, human
 
 
 class PostmortemFacts(BaseModel):

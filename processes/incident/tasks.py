@@ -24,9 +24,9 @@ from engine.failpoints import failpoint
 from engine.mrkdwn import escape
 from integrations.pagerduty import PagerDuty, PagerDutyError, PagerDutySettings
 from integrations.slack import NOT_A_MEMBER, SlackProblem, SlackSettings, WorkerSlack
-from processes._incident.effects import channel_once, pagerduty_once, post_once
-from processes._incident.issues import IssueError, IssueSettings, create_issue
-from processes._incident.models import (
+from processes.incident.effects import channel_once, pagerduty_once, post_once
+from processes.incident.issues import IssueError, IssueSettings, create_issue
+from processes.incident.models import (
     BeginArgs,
     ChannelResult,
     IncidentStart,
@@ -43,9 +43,9 @@ from processes._incident.models import (
     PostResult,
     StatsRecord,
 )
-from processes._incident.store import allocate_id, remember, save_stats
-from processes._incident.timeline import Entry
-from processes.incident_policy import SEVERITIES, IncidentSettings, cadence_seconds
+from processes.incident.policy import SEVERITIES, IncidentSettings, cadence_seconds
+from processes.incident.store import allocate_id, remember, save_stats
+from processes.incident.timeline import Entry
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -62,7 +62,8 @@ async def _dump(work: Callable[[], Awaitable[BaseModel]]) -> dict[str, Any]:
     return (await work()).model_dump(mode="json")
 
 
-@task(name="incident.begin_incident", retries=2, backoff=0.2)
+@task(name="incident.begin_incident", aliases=["processes._incident.tasks.begin_incident"],
+      retries=2, backoff=0.2)
 async def begin_incident(args: BeginArgs, tctx: TaskContext) -> IncidentStart:
     """Allocate ``INC-<yyyymmdd>-<n>`` and record the policy settings in force for this incident."""
     settings = IncidentSettings()
@@ -81,7 +82,8 @@ async def begin_incident(args: BeginArgs, tctx: TaskContext) -> IncidentStart:
     )
 
 
-@task(name="incident.open_channel", retries=2, backoff=0.5)
+@task(name="incident.open_channel", aliases=["processes._incident.tasks.open_channel"],
+      retries=2, backoff=0.5)
 async def open_channel(args: OpenChannelArgs, tctx: TaskContext) -> ChannelResult:
     """Create the incident channel (or fall back to the current one), set its topic, invite people."""
 
@@ -112,7 +114,8 @@ async def open_channel(args: OpenChannelArgs, tctx: TaskContext) -> ChannelResul
 PAGE_RETRIES = 3
 
 
-@task(name="incident.page_oncall", retries=PAGE_RETRIES, backoff=1.0)
+@task(name="incident.page_oncall", aliases=["processes._incident.tasks.page_oncall"],
+      retries=PAGE_RETRIES, backoff=1.0)
 async def page_oncall(args: PageArgs, tctx: TaskContext) -> PageResult:
     """Page on-call: PagerDuty (dedup key = incident id) where configured, else the on-call group.
 
@@ -234,7 +237,8 @@ async def _exec_notice(args: PageArgs, slack: WorkerSlack | None, tctx: TaskCont
 EVENT_RETRIES = 3
 
 
-@task(name="incident.pagerduty_event", retries=EVENT_RETRIES, backoff=1.0)
+@task(name="incident.pagerduty_event", aliases=["processes._incident.tasks.pagerduty_event"],
+      retries=EVENT_RETRIES, backoff=1.0)
 async def pagerduty_event(args: PagerEventArgs, tctx: TaskContext) -> PagerEventResult:
     """Acknowledge or resolve the PagerDuty incident opened with ``dedup_key``.
 
@@ -263,7 +267,8 @@ async def pagerduty_event(args: PagerEventArgs, tctx: TaskContext) -> PagerEvent
     return await once(tctx, PagerEventResult, work)
 
 
-@task(name="incident.post_message", retries=2, backoff=0.5)
+@task(name="incident.post_message", aliases=["processes._incident.tasks.post_message"],
+      retries=2, backoff=0.5)
 async def post_message(args: PostArgs, tctx: TaskContext) -> PostResult:
     """Post to the incident channel (once per step, even when redelivered)."""
 
@@ -289,7 +294,8 @@ async def post_message(args: PostArgs, tctx: TaskContext) -> PostResult:
     return await once(tctx, PostResult, work)
 
 
-@task(name="incident.invite_people", retries=2, backoff=0.5)
+@task(name="incident.invite_people", aliases=["processes._incident.tasks.invite_people"],
+      retries=2, backoff=0.5)
 async def invite_people(args: InviteArgs, tctx: TaskContext) -> dict[str, Any]:
     """Invite role holders to the incident channel (members already in are fine)."""
     slack = WorkerSlack.maybe()
@@ -300,7 +306,8 @@ async def invite_people(args: InviteArgs, tctx: TaskContext) -> dict[str, Any]:
     return {"invited": invited, "problems": problems, "detail": ""}
 
 
-@task(name="incident.pinned_messages", retries=2, backoff=0.5)
+@task(name="incident.pinned_messages", aliases=["processes._incident.tasks.pinned_messages"],
+      retries=2, backoff=0.5)
 async def pinned_messages(args: PinArgs) -> list[Entry]:
     """Channel messages marked with :pushpin: since the incident began, as timeline entries."""
     slack = WorkerSlack.maybe()
@@ -315,14 +322,16 @@ async def pinned_messages(args: PinArgs) -> list[Entry]:
                   text=(f"<@{p.user}>: " if p.user else "") + p.text[:500], source="pin") for p in pins]
 
 
-@task(name="incident.record_stats", retries=2, backoff=0.2)
+@task(name="incident.record_stats", aliases=["processes._incident.tasks.record_stats"],
+      retries=2, backoff=0.2)
 async def record_stats(record: StatsRecord, tctx: TaskContext) -> str:
     """Keep the incident's durations for ``/run incident-stats`` (idempotent: keyed by incident id)."""
     await save_stats(tctx.redis, json.loads(record.model_dump_json()))
     return record.incident_id
 
 
-@task(name="incident.file_issue", retries=2, backoff=1.0)
+@task(name="incident.file_issue", aliases=["processes._incident.tasks.file_issue"],
+      retries=2, backoff=1.0)
 async def file_issue(args: IssueArgs, tctx: TaskContext) -> IssueResult:
     """One action item as a GitHub issue (filed once, even when the task is delivered again)."""
 

@@ -19,10 +19,10 @@ from engine import CancelledRun, TaskContext, finished_steps, result_of, task
 from engine.mrkdwn import escape, mention
 from integrations.pagerduty import PagerDuty
 from integrations.slack import SlackProblem, WorkerSlack
-from processes._incident.effects import pagerduty_once, post_once
-from processes._incident.models import ChannelResult, IncidentStart, PageResult
-from processes._incident.tasks import begin_incident, once, open_channel, page_oncall
-from processes.incident_policy import SEVERITIES, Severity
+from processes.incident.effects import pagerduty_once, post_once
+from processes.incident.models import ChannelResult, IncidentStart, PageResult
+from processes.incident.policy import SEVERITIES, Severity
+from processes.incident.tasks import begin_incident, once, open_channel, page_oncall
 
 
 class Released(BaseModel):
@@ -39,7 +39,8 @@ def _may_have_paged(run: CancelledRun, start: IncidentStart, page: PageResult | 
     return pages and start.pagerduty_configured
 
 
-@task(name="incident.release_incident", retries=3, backoff=1.0)
+@task(name="incident.release_incident", aliases=["processes._incident.cancel.release_incident"],
+      retries=3, backoff=1.0)
 async def release_incident(run: CancelledRun, tctx: TaskContext) -> str:
     """Resolve the incident's PagerDuty page and announce the cancel in its channel."""
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 
 from engine import Context, TaskContext, process, task
-from processes._incident import stats
-from processes._incident.stats import SeverityStats
-from processes._incident.store import load_stats
-from processes.incident_policy import Severity
+from processes.incident import figures
+from processes.incident.figures import SeverityStats
+from processes.incident.policy import Severity
+from processes.incident.store import load_stats
 
 
 class StatsInputs(BaseModel):
@@ -33,11 +33,12 @@ class LoadArgs(BaseModel):
     severity: Severity | None = None
 
 
-@task(name="incident.incident_statistics", retries=2, backoff=0.2)
+@task(name="incident.incident_statistics", aliases=["processes.incident_stats.incident_statistics"],
+      retries=2, backoff=0.2)
 async def incident_statistics(args: LoadArgs, tctx: TaskContext) -> list[SeverityStats]:
     """Read the incidents recorded since ``since`` and summarize them per severity."""
     records = await load_stats(tctx.redis, args.since)
-    return stats.summarize(records, args.severity.value if args.severity else None)
+    return figures.summarize(records, args.severity.value if args.severity else None)
 
 
 def _label(since: timedelta) -> str:
@@ -62,6 +63,6 @@ async def incident_stats(inputs: StatsInputs, ctx: Context) -> StatsOutcome:
     cutoff = ctx.now() - inputs.since
     found = await ctx.task(incident_statistics, LoadArgs(since=cutoff, severity=inputs.severity))
     label = _label(inputs.since) + (f", {inputs.severity.value} only" if inputs.severity else "")
-    ctx.note(stats.note(found, label))
-    ctx.artifact("incident-stats.md", stats.markdown(found, label), mime="text/markdown")
+    ctx.note(figures.note(found, label))
+    ctx.artifact("incident-stats.md", figures.markdown(found, label), mime="text/markdown")
     return StatsOutcome(since=cutoff, severity=inputs.severity, stats=found)
