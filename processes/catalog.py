@@ -29,7 +29,7 @@ CATALOG: tuple[Domain, ...] = (
     Domain("incident", "Declaring, running and learning from incidents.",
            ("processes.incident.response", "processes.incident.stats")),
     Domain("slo", "Service level objectives: alerting rules, error budgets and their review.",
-           ("processes.slo_setup", "processes.slo_review")),
+           ("processes.slo.setup", "processes.slo.review")),
 )
 
 

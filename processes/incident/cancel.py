@@ -39,8 +39,7 @@ def _may_have_paged(run: CancelledRun, start: IncidentStart, page: PageResult | 
     return pages and start.pagerduty_configured
 
 
-@task(name="incident.release_incident", aliases=["processes._incident.cancel.release_incident"],
-      retries=3, backoff=1.0)
+@task(name="incident.release_incident", aliases=["processes._incident.cancel.release_incident"], retries=3, backoff=1.0)
 async def release_incident(run: CancelledRun, tctx: TaskContext) -> str:
     """Resolve the incident's PagerDuty page and announce the cancel in its channel."""
 

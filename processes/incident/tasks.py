@@ -62,8 +62,7 @@ async def _dump(work: Callable[[], Awaitable[BaseModel]]) -> dict[str, Any]:
     return (await work()).model_dump(mode="json")
 
 
-@task(name="incident.begin_incident", aliases=["processes._incident.tasks.begin_incident"],
-      retries=2, backoff=0.2)
+@task(name="incident.begin_incident", aliases=["processes._incident.tasks.begin_incident"], retries=2, backoff=0.2)
 async def begin_incident(args: BeginArgs, tctx: TaskContext) -> IncidentStart:
     """Allocate ``INC-<yyyymmdd>-<n>`` and record the policy settings in force for this incident."""
     settings = IncidentSettings()
@@ -82,8 +81,7 @@ async def begin_incident(args: BeginArgs, tctx: TaskContext) -> IncidentStart:
     )
 
 
-@task(name="incident.open_channel", aliases=["processes._incident.tasks.open_channel"],
-      retries=2, backoff=0.5)
+@task(name="incident.open_channel", aliases=["processes._incident.tasks.open_channel"], retries=2, backoff=0.5)
 async def open_channel(args: OpenChannelArgs, tctx: TaskContext) -> ChannelResult:
     """Create the incident channel (or fall back to the current one), set its topic, invite people."""
 
@@ -114,8 +112,7 @@ async def open_channel(args: OpenChannelArgs, tctx: TaskContext) -> ChannelResul
 PAGE_RETRIES = 3
 
 
-@task(name="incident.page_oncall", aliases=["processes._incident.tasks.page_oncall"],
-      retries=PAGE_RETRIES, backoff=1.0)
+@task(name="incident.page_oncall", aliases=["processes._incident.tasks.page_oncall"], retries=PAGE_RETRIES, backoff=1.0)
 async def page_oncall(args: PageArgs, tctx: TaskContext) -> PageResult:
     """Page on-call: PagerDuty (dedup key = incident id) where configured, else the on-call group.
 
@@ -267,8 +264,7 @@ async def pagerduty_event(args: PagerEventArgs, tctx: TaskContext) -> PagerEvent
     return await once(tctx, PagerEventResult, work)
 
 
-@task(name="incident.post_message", aliases=["processes._incident.tasks.post_message"],
-      retries=2, backoff=0.5)
+@task(name="incident.post_message", aliases=["processes._incident.tasks.post_message"], retries=2, backoff=0.5)
 async def post_message(args: PostArgs, tctx: TaskContext) -> PostResult:
     """Post to the incident channel (once per step, even when redelivered)."""
 
@@ -294,8 +290,7 @@ async def post_message(args: PostArgs, tctx: TaskContext) -> PostResult:
     return await once(tctx, PostResult, work)
 
 
-@task(name="incident.invite_people", aliases=["processes._incident.tasks.invite_people"],
-      retries=2, backoff=0.5)
+@task(name="incident.invite_people", aliases=["processes._incident.tasks.invite_people"], retries=2, backoff=0.5)
 async def invite_people(args: InviteArgs, tctx: TaskContext) -> dict[str, Any]:
     """Invite role holders to the incident channel (members already in are fine)."""
     slack = WorkerSlack.maybe()
@@ -306,8 +301,7 @@ async def invite_people(args: InviteArgs, tctx: TaskContext) -> dict[str, Any]:
     return {"invited": invited, "problems": problems, "detail": ""}
 
 
-@task(name="incident.pinned_messages", aliases=["processes._incident.tasks.pinned_messages"],
-      retries=2, backoff=0.5)
+@task(name="incident.pinned_messages", aliases=["processes._incident.tasks.pinned_messages"], retries=2, backoff=0.5)
 async def pinned_messages(args: PinArgs) -> list[Entry]:
     """Channel messages marked with :pushpin: since the incident began, as timeline entries."""
     slack = WorkerSlack.maybe()
@@ -322,16 +316,14 @@ async def pinned_messages(args: PinArgs) -> list[Entry]:
                   text=(f"<@{p.user}>: " if p.user else "") + p.text[:500], source="pin") for p in pins]
 
 
-@task(name="incident.record_stats", aliases=["processes._incident.tasks.record_stats"],
-      retries=2, backoff=0.2)
+@task(name="incident.record_stats", aliases=["processes._incident.tasks.record_stats"], retries=2, backoff=0.2)
 async def record_stats(record: StatsRecord, tctx: TaskContext) -> str:
     """Keep the incident's durations for ``/run incident-stats`` (idempotent: keyed by incident id)."""
     await save_stats(tctx.redis, json.loads(record.model_dump_json()))
     return record.incident_id
 
 
-@task(name="incident.file_issue", aliases=["processes._incident.tasks.file_issue"],
-      retries=2, backoff=1.0)
+@task(name="incident.file_issue", aliases=["processes._incident.tasks.file_issue"], retries=2, backoff=1.0)
 async def file_issue(args: IssueArgs, tctx: TaskContext) -> IssueResult:
     """One action item as a GitHub issue (filed once, even when the task is delivered again)."""
 

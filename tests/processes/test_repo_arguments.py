@@ -12,8 +12,8 @@ import pytest
 from engine.arguments import ArgumentError, parse_command
 from processes._common.repositories import check_repository
 from processes._common.workspace import OutsideWorkspace, write_inside
-from processes._slo.inputs import SLOSetupInputs
-from processes._slo.repo import RepoArgs, _env, branch_name, git, push_rules
+from processes.slo.inputs import SLOSetupInputs
+from processes.slo.repo import RepoArgs, _env, branch_name, git, push_rules
 from tests.processes.test_slo_repo import tctx
 
 

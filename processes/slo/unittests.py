@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from processes._slo.budget import duration_seconds
-from processes._slo.rules import INF, SLISpec, alert_annotations, alert_labels, alert_threshold, dump_yaml
-from processes.slo_policy import BURN_RATE_ALERTS, UNIT_TEST_MARGIN, BurnRateAlert
+from processes.slo.budget import duration_seconds
+from processes.slo.policy import BURN_RATE_ALERTS, UNIT_TEST_MARGIN, BurnRateAlert
+from processes.slo.rules import INF, SLISpec, alert_annotations, alert_labels, alert_threshold, dump_yaml
 
 EVALUATION_MINUTES = 15
 """How often promtool evaluates the rules; eval times are multiples of it."""

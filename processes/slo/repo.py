@@ -140,7 +140,7 @@ async def _push_branch(args: RepoArgs, branch: str, work: Path) -> RepoPushed:
     return result
 
 
-@task(name="slo.push_rules", retries=2, backoff=2.0, timeout=600)
+@task(name="slo.push_rules", aliases=["processes._slo.repo.push_rules"], retries=2, backoff=2.0, timeout=600)
 async def push_rules(args: RepoArgs, tctx: TaskContext) -> RepoPushed:
     """Commit the rule files to ``shepherd/slo-<service>-<id>`` in a temporary clone and push it."""
     branch = branch_name(args.service, tctx.idempotency_key)
@@ -166,7 +166,8 @@ class PullOpened(BaseModel):
     problem: str | None = None
 
 
-@task(name="slo.open_pull_request", retries=2, backoff=2.0, timeout=120)
+@task(name="slo.open_pull_request", aliases=["processes._slo.repo.open_pull_request"],
+      retries=2, backoff=2.0, timeout=120)
 async def open_pull_request(args: PullArgs) -> PullOpened:
     """Open (or reuse) the GitHub pull request for the pushed branch."""
     where = github_repository(args.repo)

@@ -6,9 +6,9 @@ is exactly what the generated alerts do.
 
 from __future__ import annotations
 
-from processes._slo.budget import ErrorBudget, duration_seconds, human_minutes
-from processes._slo.rules import SLISpec, alert_threshold
-from processes.slo_policy import BUDGET_ACTIONS, BURN_RATE_ALERTS
+from processes.slo.budget import ErrorBudget, duration_seconds, human_minutes
+from processes.slo.policy import BUDGET_ACTIONS, BURN_RATE_ALERTS
+from processes.slo.rules import SLISpec, alert_threshold
 
 
 def budget_summary(spec: SLISpec, budget: ErrorBudget, window: str) -> str:

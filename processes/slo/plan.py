@@ -8,11 +8,11 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from engine.arguments import ArgumentError, parse_arguments, split_command_text, validate_inputs
-from processes._slo.budget import ErrorBudget, budget_fraction, error_budget, promql_duration
-from processes._slo.inputs import SLOInputs
-from processes._slo.rules import SLISpec, rule_file, sli_queries
-from processes._slo.tasks import SLOConfig
-from processes._slo.unittests import unit_test_file
+from processes.slo.budget import ErrorBudget, budget_fraction, error_budget, promql_duration
+from processes.slo.inputs import SLOInputs
+from processes.slo.rules import SLISpec, rule_file, sli_queries
+from processes.slo.tasks import SLOConfig
+from processes.slo.unittests import unit_test_file
 
 
 class SLOPlan(BaseModel):

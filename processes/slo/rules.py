@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
-from processes.slo_policy import BURN_RATE_ALERTS, RECORDING_WINDOWS, BurnRateAlert
+from processes.slo.policy import BURN_RATE_ALERTS, RECORDING_WINDOWS, BurnRateAlert
 
 SLIKind = Literal["availability", "latency"]
 RECORD_PREFIX = "slo:sli_error:ratio_rate"

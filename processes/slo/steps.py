@@ -10,12 +10,12 @@ import base64
 
 from engine import Context, TaskFailed
 from integrations.promtool import PromtoolResult
-from processes._slo.budget import ErrorBudget, error_budget, promql_duration
-from processes._slo.documents import action_for
-from processes._slo.inputs import SLOInputs
-from processes._slo.plan import SLOPlan
-from processes._slo.rules import bucket_check_expr
-from processes._slo.tasks import LiveArgs, LiveSLI, RuleFiles, SLOConfig, promtool_check, promtool_test, read_live_sli
+from processes.slo.budget import ErrorBudget, error_budget, promql_duration
+from processes.slo.documents import action_for
+from processes.slo.inputs import SLOInputs
+from processes.slo.plan import SLOPlan
+from processes.slo.rules import bucket_check_expr
+from processes.slo.tasks import LiveArgs, LiveSLI, RuleFiles, SLOConfig, promtool_check, promtool_test, read_live_sli
 
 
 class RulesInvalid(Exception):

@@ -7,13 +7,14 @@ from pydantic import BaseModel, Field
 from engine import Context, process
 from engine.mrkdwn import escape
 from integrations.github import github_repository
-from processes._slo.budget import human_minutes, promql_duration
-from processes._slo.documents import budget_summary, policy_document
-from processes._slo.inputs import SLOInputs, SLOSetupInputs
-from processes._slo.plan import SLOPlan, plan_slo, reviewer_overrides
-from processes._slo.repo import PullArgs, PullOpened, RepoArgs, RepoPushed, open_pull_request, push_rules
-from processes._slo.steps import read_current, validate
-from processes._slo.tasks import (
+from processes.slo.budget import human_minutes, promql_duration
+from processes.slo.documents import budget_summary, policy_document
+from processes.slo.inputs import SLOInputs, SLOSetupInputs
+from processes.slo.plan import SLOPlan, plan_slo, reviewer_overrides
+from processes.slo.policy import BURN_RATE_ALERTS
+from processes.slo.repo import PullArgs, PullOpened, RepoArgs, RepoPushed, open_pull_request, push_rules
+from processes.slo.steps import read_current, validate
+from processes.slo.tasks import (
     Applied,
     ApplyArgs,
     LiveSLI,
@@ -23,7 +24,6 @@ from processes._slo.tasks import (
     load_config,
     schedule_review,
 )
-from processes.slo_policy import BURN_RATE_ALERTS
 
 
 class SLOSetupResult(BaseModel):

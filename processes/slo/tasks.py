@@ -21,8 +21,8 @@ from engine import TaskContext, task
 from engine.failpoints import failpoint
 from integrations.prometheus import PrometheusClient, PrometheusError, PrometheusSettings
 from integrations.promtool import PromtoolMissing, PromtoolResult, check_rules, test_rules
-from processes._slo.chart import burn_down_png
-from processes.slo_policy import SLOSettings
+from processes.slo.chart import burn_down_png
+from processes.slo.policy import SLOSettings
 
 RULES_LOAD_TIMEOUT = 30.0
 
@@ -43,7 +43,7 @@ class SLOConfig(BaseModel):
     rules_dir: str | None
 
 
-@task(name="slo.load_config")
+@task(name="slo.load_config", aliases=["processes._slo.tasks.load_config"])
 def load_config(_: None) -> SLOConfig:
     slo, prom = SLOSettings(), PrometheusSettings()
     return SLOConfig(**slo.model_dump(), prometheus_url=prom.public_url,
@@ -68,7 +68,7 @@ def _missing(exc: PromtoolMissing) -> PromtoolResult:
     return PromtoolResult(ok=False, available=False, command=[], failures=[str(exc)], output=str(exc))
 
 
-@task(name="slo.promtool_check", timeout=120)
+@task(name="slo.promtool_check", aliases=["processes._slo.tasks.promtool_check"], timeout=120)
 def promtool_check(files: RuleFiles) -> PromtoolResult:
     """``promtool check rules`` on the generated rule file."""
     with tempfile.TemporaryDirectory(prefix="shepherd-slo-") as tmp:
@@ -79,7 +79,7 @@ def promtool_check(files: RuleFiles) -> PromtoolResult:
             return _missing(exc)
 
 
-@task(name="slo.promtool_test", timeout=600)
+@task(name="slo.promtool_test", aliases=["processes._slo.tasks.promtool_test"], timeout=600)
 def promtool_test(files: RuleFiles) -> PromtoolResult:
     """``promtool test rules`` on the generated unit tests (next to the rule file they load)."""
     with tempfile.TemporaryDirectory(prefix="shepherd-slo-") as tmp:
@@ -120,7 +120,7 @@ class LiveSLI(BaseModel):
     problem: str | None = None
 
 
-@task(name="slo.read_live_sli", retries=2, backoff=1.0, timeout=180)
+@task(name="slo.read_live_sli", aliases=["processes._slo.tasks.read_live_sli"], retries=2, backoff=1.0, timeout=180)
 async def read_live_sli(args: LiveArgs) -> LiveSLI:
     """The current SLI and budget over the window, and the burn-down over the same window."""
     client = PrometheusClient.from_settings()
@@ -188,7 +188,7 @@ async def _group_loaded(prom: PrometheusClient, group: str) -> bool:
         await asyncio.sleep(0.5)
 
 
-@task(name="slo.apply_rules", retries=1, backoff=1.0, timeout=180)
+@task(name="slo.apply_rules", aliases=["processes._slo.tasks.apply_rules"], retries=1, backoff=1.0, timeout=180)
 async def apply_rules(args: ApplyArgs) -> Applied:
     """Write the rule file into ``PROMETHEUS_RULES_DIR`` and reload Prometheus where configured."""
     settings = PrometheusSettings()
@@ -235,7 +235,7 @@ class Scheduled(BaseModel):
     problem: str | None = None
 
 
-@task(name="slo.schedule_review")
+@task(name="slo.schedule_review", aliases=["processes._slo.tasks.schedule_review"])
 async def schedule_review(args: ReviewSchedule, tctx: TaskContext) -> Scheduled:
     """Store (or replace) the recurring review of this SLO in the bot's schedule store."""
     try:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from engine import Context, process
-from processes._slo.documents import action_for, budget_summary
-from processes._slo.inputs import SLOInputs
-from processes._slo.plan import plan_slo
-from processes._slo.steps import read_current
-from processes._slo.tasks import SLOConfig, load_config
+from processes.slo.documents import action_for, budget_summary
+from processes.slo.inputs import SLOInputs
+from processes.slo.plan import plan_slo
+from processes.slo.steps import read_current
+from processes.slo.tasks import SLOConfig, load_config
 
 
 class SLOReviewResult(BaseModel):
