@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from processes._common.repositories import check_repository
+from processes.common.repositories import check_repository
 
 _SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _LATENCY = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s)?$")
@@ -97,7 +97,7 @@ class SLOSetupInputs(SLOInputs):
     def _repo(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        return check_repository(value)  # the allow-list of what may reach git (processes._common.repositories)
+        return check_repository(value)  # the allow-list of what may reach git (processes.common.repositories)
 
     @field_validator("rules_path")
     @classmethod
