@@ -1,4 +1,5 @@
-"""The postmortem document (markdown), rendered from what the run recorded.
+"""The postmortem document (markdown), rendered from what the run recorded
+(``templates/postmortem.md.j2``).
 
 Pure: the same recorded facts give the same bytes, so the artifact is stable on replay.
 Durations are computed from the recorded declaration, acknowledgement, mitigation and
@@ -11,6 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from processes.common.templates import render as render_template
 from processes.incident.models import ActionItem, PostmortemInput, RolesForm
 from processes.incident.policy import ROLES, Severity
 from processes.incident.timeline import Durations, Entry, Timeline, human
@@ -43,43 +45,9 @@ def _text(value: str | None) -> str:
 
 
 def render(facts: PostmortemFacts, people: PostmortemInput) -> str:
+    """The postmortem, from ``templates/postmortem.md.j2``."""
     timeline = Timeline()
     timeline.extend(facts.timeline)
-    d = facts.durations
-    lines = [
-        f"# Postmortem: {facts.incident_id} — {facts.title}",
-        "",
-        f"- **Severity:** {facts.severity.value}" + (" (customer-facing)" if facts.customer_facing else ""),
-        f"- **Service:** {facts.service or '—'}",
-        f"- **Declared:** {_at(facts.declared_at)}",
-        f"- **Resolved:** {_at(facts.resolved_at)}",
-        f"- **Revision:** {facts.revision}",
-        "",
-        "## Summary", "", _text(people.summary), "",
-        "## Impact", "", _text(people.impact), "",
-        "## Root cause", "", _text(people.root_cause), "",
-        "## Durations", "",
-        "| Measure | From declaration | At |",
-        "|---|---|---|",
-        f"| Time to acknowledge (TTA) | {human(d.tta)} | {_at(facts.acknowledged_at)} |",
-        f"| Time to mitigate (TTM) | {human(d.ttm)} | {_at(facts.mitigated_at)} |",
-        f"| Time to resolve (TTR) | {human(d.ttr)} | {_at(facts.resolved_at)} |",
-        "",
-        "## Roles", "",
-    ]
-    for field, label in ROLES.items():
-        who = getattr(facts.roles, field)
-        lines.append(f"- **{label}:** {f'<@{who}>' if who else '—'}")
-    lines += ["", "## Timeline", "", timeline.markdown() or "_(empty)_", "",
-              "## What went well", "", _text(people.went_well), "",
-              "## What went badly", "", _text(people.went_badly), "",
-              "## Action items", ""]
-    if facts.actions:
-        lines += ["| # | Action | Owner | Due |", "|---|---|---|---|"]
-        lines += [f"| {i} | {a.title} | <@{a.owner}> | {a.due.isoformat()} |"
-                  for i, a in enumerate(facts.actions, 1)]
-    else:
-        lines.append("_None recorded._")
-    if facts.review_comment:
-        lines += ["", "## Review notes addressed in this revision", "", facts.review_comment.strip()]
-    return "\n".join(lines) + "\n"
+    roles = [(label, getattr(facts.roles, field)) for field, label in ROLES.items()]
+    return render_template("processes.incident", "postmortem.md.j2", facts=facts, people=people, roles=roles,
+                           timeline=timeline.markdown(), at=_at, text=_text, human=human)

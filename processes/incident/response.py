@@ -214,7 +214,7 @@ async def incident_response(inputs: IncidentInputs, ctx: Context) -> IncidentOut
 
     # -- the timeline, with the channel's :pushpin: messages ----------------------------------------
     timeline.extend(await ctx.task(pinned_messages, PinArgs(channel=where, since=start.declared_at)))
-    ctx.artifact(f"{inc}-timeline.md", f"# {inc} timeline\n\n{timeline.markdown()}\n")
+    ctx.artifact(f"{inc}-timeline.md", timeline.document(inc))
 
     outputs = IncidentOutcome(incident=inc, severity=inputs.severity, title=title, channel=where,
                               channel_created=channel.created, paged=page.via if page else "not required",

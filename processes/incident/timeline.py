@@ -10,6 +10,11 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from processes.common.templates import render
+
+_MARKS = {"update": "📣 ", "pin": "📌 "}
+"""How a status update and a pinned message stand out in the timeline."""
+
 
 class Entry(BaseModel):
     at: datetime
@@ -64,6 +69,10 @@ class Timeline:
         return sorted(self.entries, key=lambda e: e.at)
 
     def markdown(self) -> str:
-        marks = {"update": "📣 ", "pin": "📌 "}
-        return "\n".join(f"- {e.at.strftime('%Y-%m-%d %H:%M:%S')} UTC — {marks.get(e.source, '')}{e.text}"
-                         for e in self.sorted())
+        """One line per entry, in order (``templates/timeline_entries.md.j2``); empty when there are none."""
+        return render("processes.incident", "timeline_entries.md.j2", entries=self.sorted(),
+                      marks=_MARKS).removesuffix("\n")
+
+    def document(self, incident_id: str) -> str:
+        """The ``<incident>-timeline.md`` artifact (``templates/timeline.md.j2``)."""
+        return render("processes.incident", "timeline.md.j2", incident=incident_id, entries=self.markdown())
