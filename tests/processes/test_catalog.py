@@ -42,3 +42,17 @@ def test_each_domain_is_a_package_of_its_own_name() -> None:
         assert (package.__doc__ or "").strip(), f"processes/{domain.name}/__init__.py says what the domain holds"
         assert domain.modules and all(m.startswith(f"processes.{domain.name}.") for m in domain.modules), domain
         assert domain.summary.strip(), domain
+
+
+def test_the_shelf_lists_each_domain_and_its_processes_with_one_line_each() -> None:
+    from processes._docs import builtin
+    from processes.shelf import render_shelf
+
+    definitions = builtin(load_processes())
+    shelf = render_shelf(definitions)
+    assert [line for line in shelf.splitlines() if line.startswith("## ")] == [f"## {d.name}" for d in CATALOG]
+    for definition in definitions:
+        row = next(line for line in shelf.splitlines() if line.startswith(f"| [`{definition.id}`]"))
+        assert definition.summary in row and f"(../docs/processes/{definition.id}.md)" in row
+    only_incident = render_shelf([d for d in definitions if d.module.startswith("processes.incident.")])
+    assert "## slo" not in only_incident and "## incident" in only_incident  # no empty domains on the shelf
