@@ -1,4 +1,4 @@
-"""The incident documents come from jinja2 templates (processes/incident/templates/), byte for byte
+"""The process documents come from jinja2 templates (processes/<domain>/templates/), byte for byte
 what the string-built documents were (golden files written by the code before the templates)."""
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from processes.incident.models import ActionItem, PostmortemInput, RolesForm
 from processes.incident.policy import Severity
 from processes.incident.postmortem import PostmortemFacts, render
 from processes.incident.timeline import Timeline, durations
+from processes.slo.documents import policy_document
+from tests.processes.test_slo_rules import plan
 
 GOLDEN = Path(__file__).parent / "golden"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -64,3 +66,15 @@ def test_a_misspelt_name_in_a_template_is_an_error_not_an_empty_string() -> None
     assert (templates_dir("processes.incident") / "postmortem.md.j2").is_file()
     with pytest.raises(UndefinedError, match="'incident' is undefined"):
         render_template("processes.incident", "timeline.md.j2", entries="")
+
+
+def test_the_error_budget_policy_is_what_it_was() -> None:
+    p = plan()
+    document = policy_document(p.spec, p.budget, p.window, p.queries, "bob", "2026-03-01 09:00 UTC",
+                               "No recurring review is scheduled yet.")
+    assert document == (GOLDEN / "slo-policy-availability.md").read_text()
+    latency = plan(sli="latency", threshold="300ms", target=99.5, window="28d")
+    measured = latency.budget.model_copy(update={"requests": 123456.0, "allowed_failures": 617.28})
+    assert policy_document(latency.spec, measured, latency.window, latency.queries, None, None,
+                           "`slo-review` runs weekly.") == (GOLDEN / "slo-policy-latency.md").read_text()
+    assert (templates_dir("processes.slo") / "error-budget-policy.md.j2").is_file()
