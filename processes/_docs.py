@@ -4,7 +4,7 @@ The same text is shown by ``shepherd processes <id>`` and written to ``docs/proc
 ``shepherd docs`` (or ``python -m processes._docs``), with the shelf of all of them
 (``processes/README.md``, see processes.shelf), so the page cannot say something the code
 does not: change the process, regenerate, and the test that compares the committed pages fails
-until you do. The underscore keeps ``load_processes`` from importing this as a process module.
+until you do. It is not in ``processes.catalog``, so ``load_processes`` never imports it as a process.
 """
 
 from __future__ import annotations
