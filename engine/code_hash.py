@@ -2,10 +2,11 @@
 
 Why: the hash is recorded at run creation so that a later non-deterministic replay can be
 explained ("the code changed under this run"). Hashing the process module alone hid most
-changes: incident-response's steps live in ``processes._incident.*``, so editing a helper
+changes: incident-response's steps live in ``processes.incident.*``, so editing a helper
 left the hash as it was. The closure followed here is the process module's imports,
 transitively, restricted to its top-level package (``processes.*`` for shipped processes):
-that is the code a replay runs. The SDK (``engine``) and the integrations are left out; they
+that is the code a replay runs, with the document templates of those packages (``templates/``).
+The SDK (``engine``) and the integrations are left out; they
 are versioned with Shepherd itself, and their behaviour is what the journal records.
 
 A file is read and parsed once per (mtime, size), so a ``start`` pays a few ``stat`` calls.
@@ -89,10 +90,31 @@ def process_modules(module_name: str) -> dict[str, str]:
     return found
 
 
+def templates(modules: dict[str, str]) -> dict[str, str]:
+    """The document templates of the process's packages (``<package>/templates/``, any depth), as
+    ``package/templates/relative path -> file``: the process renders them into its artifacts, so a
+    changed template is changed code too. Named by package, not by path, like the modules: the
+    hash is the same wherever Shepherd is checked out."""
+    found: dict[str, str] = {}
+    for name, path in modules.items():
+        if os.path.basename(path) == "__init__.py":
+            folder = os.path.join(os.path.dirname(path), "templates")
+            for root, _, files in os.walk(folder):
+                for file in files:
+                    full = os.path.join(root, file)
+                    found[f"{name}/templates/{os.path.relpath(full, folder)}"] = full
+    return found
+
+
 def code_hash(module_name: str) -> str:
-    """A short hash over the process module and its helper modules (see the module docstring)."""
+    """A short hash over the process module, its helper modules and their packages' templates
+    (see the module docstring)."""
     digest = hashlib.sha256()
-    for name, path in sorted(process_modules(module_name).items()):
+    modules = process_modules(module_name)
+    for name, path in sorted(modules.items()):
         scanned = _scan(path, None)
         digest.update(f"{name}\0{scanned.digest if scanned else ''}\n".encode())
+    for name, path in sorted(templates(modules).items()):
+        with open(path, "rb") as f:
+            digest.update(f"{name}\0{hashlib.sha256(f.read()).hexdigest()}\n".encode())
     return digest.hexdigest()[:12]

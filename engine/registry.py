@@ -1,7 +1,7 @@
 """Process, task and form declarations, and where they are found.
 
 ``@process``, ``@task`` and ``@form`` register at import time. Workers and front ends
-import the same modules (the ``processes`` package, ``SHEPHERD_PROCESSES_PATH``
+import the same modules (those ``processes.catalog`` lists, ``SHEPHERD_PROCESSES_PATH``
 directories and the ``shepherd.processes`` entry-point group), so a name in
 the journal always resolves to the same function or form everywhere.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import pkgutil
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -271,20 +270,18 @@ def _import_file(path: Path) -> None:
         raise PluginError.from_exception(str(path), exc) from exc
 
 
-def load_processes(extra_paths: str = "", *, packages: Iterable[str] = (),
+def load_processes(extra_paths: str = "", *, modules: Iterable[str] = (),
                    entry_point_group: str | None = None) -> dict[str, ProcessDef]:
-    """Import every process module: from ``packages``, from directories, from entry points.
+    """Import every process module: the ``modules`` named (the shipped catalog), then those in
+    directories, then entry points.
 
     The engine knows no process library of its own: the composition root (``shepherd.discovery``)
-    hands it the built-in packages and the entry-point group, so engine/ never imports processes/.
+    hands it the catalog's modules and the entry-point group, so engine/ never imports processes/.
     A plug-in that fails to import raises PluginError: a worker without it would take work
     it cannot do, so it must not start (the CLI prints the one line and exits non-zero).
     """
-    for package in packages:
-        library = importlib.import_module(package)
-        for info in pkgutil.iter_modules(library.__path__, prefix=f"{package}."):
-            if not info.name.rsplit(".", 1)[-1].startswith("_"):
-                importlib.import_module(info.name)
+    for module in modules:  # an explicit list, not "every module without an underscore"
+        importlib.import_module(module)
     for directory in filter(None, extra_paths.split(":")):
         root = Path(directory)
         if not root.is_dir():

@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("process", nargs="?")
     p.set_defaults(handler=cmd_processes)
 
-    p = sub.add_parser("docs", help="write docs/processes/<id>.md for the built-in processes")
+    p = sub.add_parser("docs", help="write docs/processes/<id>.md and the shelf processes/README.md")
     p.add_argument("--check", action="store_true", help="only report pages that are missing or out of date")
     p.add_argument("--out", type=Path, help="directory to write to (default: the checkout's docs/processes)")
     p.set_defaults(handler=cmd_docs)

@@ -1,7 +1,8 @@
 """Each process's docs page, generated from its docstring and its input and output models.
 
 The same text is shown by ``shepherd processes <id>`` and written to ``docs/processes/<id>.md`` by
-``shepherd docs`` (or ``python -m shepherd.docs``), so the page cannot say something the code
+``shepherd docs`` (or ``python -m shepherd.docs``), with the shelf of all of them
+(``processes/README.md``, see processes.shelf), so the page cannot say something the code
 does not: change the process, regenerate, and the test that compares the committed pages fails
 until you do. It lives in the composition root, not in processes/: it reads every process.
 """
@@ -152,15 +153,20 @@ def main(argv: list[str] | None = None) -> int:
     return run(args.check, args.out)
 
 
-def run(check: bool, out: Path) -> int:
+def run(check: bool, out: Path, shelf: Path | None = None) -> int:
+    """Write (or, with ``check``, only compare) the process pages and the shelf (default processes/README.md)."""
+    from processes.shelf import SHELF, stale_shelf, write_shelf
+
+    shelf = shelf or SHELF
     definitions = builtin(load_processes())
     if check:
-        problems = stale_pages(definitions, out)
+        problems = stale_pages(definitions, out) + stale_shelf(definitions, shelf)
         for problem in problems:
             print(f"{problem}: run `shepherd docs`", file=sys.stderr)
         return 1 if problems else 0
     written = write_pages(definitions, out)
-    print(f"{len(definitions)} process pages in {out}; {len(written)} updated")
+    shelf_state = "updated" if write_shelf(definitions, shelf) else "unchanged"
+    print(f"{len(definitions)} process pages in {out}; {len(written)} updated; the shelf {shelf} {shelf_state}")
     return 0
 
 

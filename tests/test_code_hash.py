@@ -64,5 +64,28 @@ def test_the_hash_covers_imported_helpers_of_the_same_package(package: Path) -> 
 def test_a_shipped_process_hashes_its_helpers() -> None:
     load_processes()
     modules = process_modules(get_process("incident-response").module)
-    assert {"processes.incident_response", "processes._incident.tasks", "processes._incident.models"} <= set(modules)
+    assert {"processes.incident.response", "processes.incident.tasks", "processes.incident.models"} <= set(modules)
     assert not any(m.startswith(("engine", "integrations")) for m in modules)
+
+
+def test_the_hash_covers_the_templates_of_its_packages(package: Path) -> None:
+    """A postmortem template is code the run executes: editing it changes the hash; a template of
+    a package the process does not use does not."""
+    (package / "templates").mkdir()
+    (package / "templates" / "report.md.j2").write_text("# {{ title }}\n")
+    (package / "unused").mkdir()
+    (package / "unused" / "templates").mkdir()
+    (package / "unused" / "templates" / "other.md.j2").write_text("x\n")
+    first = run_hash()
+    edit(package / "unused" / "templates" / "other.md.j2", "y\n")
+    assert run_hash() == first
+    edit(package / "templates" / "report.md.j2", "# {{ title }}!\n")
+    assert run_hash() != first
+
+
+def test_a_shipped_process_hashes_its_templates() -> None:
+    from engine.code_hash import templates
+
+    load_processes()
+    found = templates(process_modules(get_process("incident-response").module))
+    assert "processes.incident/templates/postmortem.md.j2" in found

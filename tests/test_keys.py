@@ -60,7 +60,7 @@ def test_every_key_is_spelled_as_runs_in_flight_have_it() -> None:
 
 def test_the_modules_that_use_the_keys_use_these() -> None:
     from bot import home, ledger, redelivery, reminders, schedule_store
-    from processes._incident import effects, store
+    from processes.incident import effects, store
 
     assert ledger.ledger_key("r1") == "shepherd:{run:r1}:slack"
     assert ledger.lock_key("r1") == "shepherd:{run:r1}:slack:lock"

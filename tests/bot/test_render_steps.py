@@ -19,5 +19,5 @@ def test_a_bare_command_keeps_its_name() -> None:
 
 
 def test_tasks_show_their_function_and_gates_their_title() -> None:
-    assert step_name({"kind": "task", "name": "processes._slo.tasks.validate_rules"}) == "validate_rules"
+    assert step_name({"kind": "task", "name": "processes.slo.tasks.validate_rules"}) == "validate_rules"
     assert step_name({"kind": "breakpoint", "name": "gate", "args": {"title": "Deploy web?"}}) == "Deploy web?"

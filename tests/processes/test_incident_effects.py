@@ -19,8 +19,8 @@ from engine import TaskContext
 from engine.client import ShepherdClient
 from integrations.pagerduty import PagerDuty
 from integrations.slack import WorkerSlack
-from processes._incident import tasks
-from processes._incident.models import OpenChannelArgs, PageArgs, PagerEventArgs, PostArgs
+from processes.incident import tasks
+from processes.incident.models import OpenChannelArgs, PageArgs, PagerEventArgs, PostArgs
 from sandbox import SandboxServer
 from state.store import RunStore
 from tests.bot.conftest import Harness, Slack

@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 
 from engine import TaskContext
 from engine.client import ShepherdClient
-from processes._incident.models import IssueArgs
-from processes._incident.tasks import file_issue
+from processes.incident.models import IssueArgs
+from processes.incident.tasks import file_issue
 from tests.helpers import wait_for
 from tests.processes.incident_fixtures import (  # noqa: F401 - fixtures
     GITHUB_REPO,

@@ -21,7 +21,7 @@ import pytest
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
-from processes._incident.effects import FAILPOINTS
+from processes.incident.effects import FAILPOINTS
 from sandbox import SandboxServer
 from state.store import RunStore
 from tests.helpers import check_journal, stop_worker, wait_for, worker_env

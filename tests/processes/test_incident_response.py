@@ -17,8 +17,8 @@ from engine import TaskContext
 from engine.client import ShepherdClient
 from engine.settings import Settings
 from integrations.pagerduty import PagerDutyError
-from processes._incident.models import PageArgs, PostArgs
-from processes._incident.tasks import page_oncall, post_message
+from processes.incident.models import PageArgs, PostArgs
+from processes.incident.tasks import page_oncall, post_message
 from sandbox import SandboxServer
 from state.store import RunStore
 from tests.bot.conftest import Harness, Slack
@@ -182,7 +182,7 @@ async def test_sev2_full_run(harness: Harness, slack: Slack, control: Control, c
 
 
 def _human(seconds: float) -> str:
-    from processes._incident.timeline import human
+    from processes.incident.timeline import human
 
     return human(seconds)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
-from processes._incident.stats import p90, spread, summarize
-from processes._incident.store import save_stats
+from processes.incident.figures import p90, spread, summarize
+from processes.incident.store import save_stats
 from tests.bot.conftest import Harness, Slack
 from tests.helpers import wait_for
 from tests.processes.incident_fixtures import control, harness, server, slack  # noqa: F401 - fixtures

@@ -10,12 +10,12 @@ from redis.asyncio import Redis
 
 from engine.arguments import parse_command
 from integrations.slack import channel_name
-from processes._incident.models import ActionItem, ActionItemForm, PostmortemInput, RolesForm
-from processes._incident.postmortem import PostmortemFacts, render
-from processes._incident.store import allocate_id, remember
-from processes._incident.timeline import Timeline, durations, human
-from processes.incident_policy import IncidentSettings, Severity, cadence_seconds
-from processes.incident_response import IncidentInputs
+from processes.incident.models import ActionItem, ActionItemForm, PostmortemInput, RolesForm
+from processes.incident.policy import IncidentSettings, Severity, cadence_seconds
+from processes.incident.postmortem import PostmortemFacts, render
+from processes.incident.response import IncidentInputs
+from processes.incident.store import allocate_id, remember
+from processes.incident.timeline import Timeline, durations, human
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -1,5 +1,5 @@
 """Repository arguments reach git only from an allow-list, and a hostile repository cannot make the
-worker write outside its clone (processes/_common). git is real; the repositories are made here."""
+worker write outside its clone (processes/common). git is real; the repositories are made here."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from engine.arguments import ArgumentError, parse_command
-from processes._common.repositories import check_repository
-from processes._common.workspace import OutsideWorkspace, write_inside
-from processes._slo.inputs import SLOSetupInputs
-from processes._slo.repo import RepoArgs, _env, branch_name, git, push_rules
+from processes.common.git_workspace import git, git_env
+from processes.common.repositories import check_repository
+from processes.common.workspace import OutsideWorkspace, write_inside
+from processes.slo.inputs import SLOSetupInputs
+from processes.slo.repo import RepoArgs, branch_name, push_rules
 from tests.processes.test_slo_repo import tctx
 
 
@@ -134,7 +135,7 @@ async def test_the_task_checks_the_repository_again_before_git(roots: Path, tmp_
 
 
 async def test_git_runs_with_only_the_allowed_transports(roots: Path) -> None:
-    assert _env()["GIT_ALLOW_PROTOCOL"] == "https:ssh:file"
+    assert git_env()["GIT_ALLOW_PROTOCOL"] == "https:ssh:file"
     code, out = await git("ls-remote", "--", "git://127.0.0.1:9/rules.git", check=False)
     assert code != 0 and "transport 'git' not allowed" in out
 

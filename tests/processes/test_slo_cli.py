@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from processes.shelf import stale_shelf
 from shepherd.discovery import load_processes
 from shepherd.docs import DOCS_DIR, builtin, render, stale_pages
 from tests.helpers import ROOT, start_worker, stop_worker, worker_env
@@ -87,6 +88,7 @@ def test_committed_docs_pages_are_up_to_date() -> None:
     definitions = builtin(load_processes())
     assert {"slo-setup", "slo-review"} <= {d.id for d in definitions}
     assert stale_pages(definitions) == []
+    assert stale_shelf(definitions) == []  # processes/README.md
 
 
 def test_docs_pages_say_what_a_process_needs_and_produces() -> None:
@@ -101,7 +103,13 @@ def test_docs_pages_say_what_a_process_needs_and_produces() -> None:
 def test_docs_check_reports_a_stale_page(tmp_path: Path) -> None:
     from shepherd.docs import run
 
-    assert run(check=False, out=tmp_path) == 0
+    shelf = tmp_path / "README.md"
+    assert run(check=False, out=tmp_path, shelf=shelf) == 0
+    assert run(check=True, out=tmp_path, shelf=shelf) == 0
     (tmp_path / "slo-setup.md").write_text("old\n")
     assert stale_pages(builtin(load_processes()), tmp_path) == [f"{tmp_path / 'slo-setup.md'} is out of date"]
-    assert run(check=True, out=tmp_path) == 1
+    assert run(check=True, out=tmp_path, shelf=shelf) == 1
+    run(check=False, out=tmp_path, shelf=shelf)
+    shelf.write_text(shelf.read_text().replace("slo-review", "slo-reviews"))
+    assert stale_shelf(builtin(load_processes()), shelf) == [f"{shelf} is out of date"]
+    assert run(check=True, out=tmp_path, shelf=shelf) == 1

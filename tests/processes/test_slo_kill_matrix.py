@@ -17,7 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from engine.client import ShepherdClient
-from processes._slo.repo import branch_name
+from processes.slo.repo import branch_name
 from state.store import RunStore
 from tests.helpers import check_journal, stop_worker, wait_for, wait_for_gate, worker_env
 from tests.killing import KILLED, logs, wait_dead_leases, wait_exit

@@ -62,7 +62,7 @@ def isolated_registry() -> None:
 def test_every_builtin_module_registers_its_process() -> None:
     registry = load_processes()
     builtin = {d.id: d.module for d in registry.values() if d.module.startswith("processes.")}
-    assert builtin["slo-setup"] == "processes.slo_setup" and builtin["slo-review"] == "processes.slo_review"
+    assert builtin["slo-setup"] == "processes.slo.setup" and builtin["slo-review"] == "processes.slo.review"
     assert registry["slo-setup"].outputs is not None and registry["slo-setup"].outputs.__name__ == "SLOSetupResult"
 
 

@@ -13,10 +13,10 @@ from bot.schedule_store import ScheduleStore
 from engine.client import ShepherdClient
 from engine.errors import NotAllowed
 from engine.settings import Settings
-from processes._slo.inputs import SLOInputs
-from processes._slo.plan import plan_slo
-from processes._slo.steps import live_args
-from processes._slo.tasks import load_config, read_live_sli
+from processes.slo.inputs import SLOInputs
+from processes.slo.plan import plan_slo
+from processes.slo.steps import live_args
+from processes.slo.tasks import load_config, read_live_sli
 from tests.helpers import wait_for_gate
 from tests.processes.conftest import (
     WAIT,

@@ -23,8 +23,8 @@ from engine.arguments import ArgumentError, parse_command
 from engine.client import ShepherdClient
 from engine.executors import TaskContext
 from engine.settings import Settings
-from processes._slo.inputs import SLOSetupInputs
-from processes._slo.repo import PullArgs, RepoArgs, branch_name, open_pull_request, push_rules
+from processes.slo.inputs import SLOSetupInputs
+from processes.slo.repo import PullArgs, RepoArgs, branch_name, open_pull_request, push_rules
 from tests.helpers import wait_for_gate
 from tests.processes.conftest import WAIT, finish, free_port, needs_promtool
 

@@ -15,11 +15,11 @@ import yaml
 
 from engine.arguments import ArgumentError, parse_command
 from integrations.promtool import PromtoolMissing, check_rules, find_promtool, test_rules
-from processes._slo.budget import duration_seconds, error_budget, promql_duration
-from processes._slo.inputs import SLOInputs
-from processes._slo.plan import SLOPlan, plan_slo, reviewer_overrides
-from processes._slo.tasks import SLOConfig
-from processes.slo_policy import BURN_RATE_ALERTS, RECORDING_WINDOWS, SLOSettings
+from processes.slo.budget import duration_seconds, error_budget, promql_duration
+from processes.slo.inputs import SLOInputs
+from processes.slo.plan import SLOPlan, plan_slo, reviewer_overrides
+from processes.slo.policy import BURN_RATE_ALERTS, RECORDING_WINDOWS, SLOSettings
+from processes.slo.tasks import SLOConfig
 from tests.processes.conftest import needs_promtool
 
 CONFIG = SLOConfig(**SLOSettings().model_dump(), prometheus_url=None, rules_dir=None)
