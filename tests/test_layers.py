@@ -85,7 +85,7 @@ def _lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(("module", "line", "broken"), [
     ("engine/client.py", "import bot.app", "engine is not allowed to import bot"),
     ("state/keys.py", "import engine.journal", "state is not allowed to import engine"),
-    ("processes/incident_stats.py", "import sandbox.server", "processes is not allowed to import sandbox"),
+    ("processes/incident/stats.py", "import sandbox.server", "processes is not allowed to import sandbox"),
     ("bot/home.py", "import state.store", "bot is not allowed to import state.store"),
 ])
 def test_the_contracts_break_on_an_upward_import(tmp_path: Path, module: str, line: str, broken: str) -> None:
