@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from state import keys
 from state.connection import connect
 from state.store import RunStore
 from tests.helpers import ROOT, check_journal, read_ledger, start_worker, stop_worker, worker_env
+from tests.killing import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -94,14 +95,6 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 def logs(tmp_path: Path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-12000:]}" for p in sorted(tmp_path.rglob("*.log")))
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what()}")
-        await asyncio.sleep(0.02)
 
 
 async def test_worker_rides_out_a_redis_outage_and_loses_nothing(server: RedisServer, tmp_path: Path) -> None:
