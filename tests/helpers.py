@@ -106,3 +106,9 @@ def check_journal(events: list[Event], outcome: str = "run_completed") -> dict[s
         elif event["type"] == "effect_resolved":
             assert first_seen.get(event["key"], len(events)) < i, f"{event['key']} resolved before requested"
     return {e["key"]: e for e in events if e["type"] == "effect_resolved"}
+
+
+def shepherd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The terminal front end as a person runs it: a fresh process, its output captured."""
+    return subprocess.run([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, start_worker, stop_worker, worker_env
+from tests.helpers import ROOT, shepherd, start_worker, stop_worker, worker_env
 
 
 @pytest.fixture
@@ -24,11 +24,6 @@ def running_worker(env: dict[str, str], tmp_path: Path) -> Iterator[None]:
     proc = start_worker(env, tmp_path / "worker.log")
     yield
     assert stop_worker(proc) == 0, (tmp_path / "worker.log").read_text()
-
-
-def shepherd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
 
 
 def wait_status(env: dict[str, str], run_id: str, word: str, timeout: float = 20) -> str:

@@ -4,15 +4,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import EXAMPLES, ROOT, start_worker, stop_worker, worker_env
+from tests.helpers import EXAMPLES, shepherd, start_worker, stop_worker, worker_env
 from tests.test_signals import SIGNAL_EXAMPLES
 
 pytestmark = pytest.mark.slow  # terminal commands are subprocesses
@@ -28,11 +26,6 @@ def running_worker(env: dict[str, str], tmp_path: Path) -> Iterator[None]:
     proc = start_worker(env, tmp_path / "worker.log")
     yield
     assert stop_worker(proc) == 0, (tmp_path / "worker.log").read_text()
-
-
-def shepherd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
 
 
 def wait_for_text(env: dict[str, str], run_id: str, text: str, timeout: float = 20) -> str:

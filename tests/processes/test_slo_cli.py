@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 from processes.shelf import stale_shelf
 from shepherd.discovery import load_processes
 from shepherd.docs import DOCS_DIR, builtin, render, stale_pages
-from tests.helpers import ROOT, start_worker, stop_worker, worker_env
+from tests.helpers import shepherd, start_worker, stop_worker, worker_env
 from tests.processes.conftest import needs_promtool
 
 
@@ -22,11 +20,6 @@ def env(redis_url: str, tmp_path: Path, redis, monkeypatch: pytest.MonkeyPatch) 
     for name in ("PROMETHEUS_URL", "PROMETHEUS_RULES_DIR"):
         monkeypatch.delenv(name, raising=False)
     return worker_env(redis_url, tmp_path)
-
-
-def shepherd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shepherd.cli", *args], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize(("target", "line"), [
